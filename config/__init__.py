@@ -1,0 +1,1 @@
+"""The settings schema, the shipped model templates and example data."""

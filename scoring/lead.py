@@ -1,0 +1,191 @@
+"""The canonical lead: what every connector produces and the engine scores.
+
+The format (one JSON object per line in a ``.jsonl`` file) is documented in
+``docs/lead-format.md``; this module is its single implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+from leadsync.errors import LeadError
+
+#: Canonical property names. Any other key is a custom property models may use.
+CANONICAL_PROPERTIES: frozenset[str] = frozenset(
+    {
+        "email",
+        "first_name",
+        "last_name",
+        "title",
+        "company",
+        "company_size",
+        "industry",
+        "country",
+        "lifecycle_stage",
+        "owner_id",
+        "marketing_consent",
+        "uses_competitor",
+        "trading_area",
+        "engagement_level",
+    }
+)
+
+#: Every event type a lead may carry, with the attributes it usually has.
+EVENT_TYPES: Mapping[str, tuple[str, ...]] = {
+    "page_view": ("url",),
+    "form_submit": ("form",),
+    "email_open": ("campaign",),
+    "email_click": ("campaign", "url"),
+    "email_reply": (),
+    "webinar_register": ("name",),
+    "webinar_attend": ("name",),
+    "meeting": (),
+    "call": (),
+    "content_download": ("asset", "kind"),
+    "newsletter_subscribe": (),
+    "newsletter_unsubscribe": (),
+    "demo_request": (),
+    "quote_request": (),
+    "contact_request": (),
+    "cart_add": (),
+    "cart_abandon": (),
+    "purchase": (),
+}
+
+CONTENT_KINDS: frozenset[str] = frozenset({"white_paper", "case_study", "buying_guide", "ebook"})
+
+Scalar = str | int | float | bool | None
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+class Event(NamedTuple):
+    """One thing a lead did, at a timezone-aware moment (a tuple: leads carry many).
+
+    Build one with :meth:`create`; ``ts`` is ``at`` in epoch seconds, kept for the
+    engine's age arithmetic.
+    """
+
+    type: str
+    at: datetime
+    attrs: Mapping[str, Scalar]
+    ts: float
+
+    @classmethod
+    def create(cls, type_: str, at: datetime, attrs: Mapping[str, Scalar] | None = None) -> Event:
+        return cls(type_, at, MappingProxyType({}) if attrs is None else attrs, at.timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """A person to score: who they are (``properties``) and what they did (``events``)."""
+
+    id: str
+    properties: Mapping[str, Scalar] = field(default_factory=dict)
+    events: tuple[Event, ...] = ()
+
+
+_LEAD_KEYS = frozenset({"id", "properties", "events"})
+
+
+def parse_lead(data: Any, where: str | None = None) -> Lead:
+    """Build a :class:`Lead` from decoded JSON, or raise :class:`LeadError` naming the fault.
+
+    ``where`` (e.g. ``"leads.jsonl:12"``) prefixes every message so a user can find the record.
+    """
+    if not isinstance(data, dict):
+        raise LeadError(f"a lead must be a JSON object, not {_kind(data)}", where)
+    unknown = sorted(set(data) - _LEAD_KEYS)
+    if unknown:
+        raise LeadError(
+            f"unknown key {unknown[0]!r} (a lead has only id, properties and events)", where
+        )
+    lead_id = data.get("id")
+    if isinstance(lead_id, bool) or not isinstance(lead_id, str | int) or str(lead_id) == "":
+        raise LeadError("the lead has no id (a non-empty string is required)", where)
+    lead_id = str(lead_id)
+    here = f"{where} (lead {lead_id})" if where else f"lead {lead_id}"
+
+    properties = data.get("properties", {})
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, dict):
+        raise LeadError(f"properties must be an object, not {_kind(properties)}", here)
+    for name, value in properties.items():
+        if not _is_scalar(value):
+            raise LeadError(
+                f"properties.{name}: must be a string, number, boolean or null, not {_kind(value)}",
+                here,
+            )
+
+    raw_events = data.get("events", [])
+    if raw_events is None:
+        raw_events = []
+    if not isinstance(raw_events, list):
+        raise LeadError(f"events must be a list, not {_kind(raw_events)}", here)
+    events = tuple([_parse_event(raw, i, here) for i, raw in enumerate(raw_events)])
+    return Lead(lead_id, properties, events)
+
+
+def _parse_event(raw: Any, index: int, where: str) -> Event:
+    if type(raw) is not dict:
+        raise LeadError(f"events[{index}]: an event must be an object, not {_kind(raw)}", where)
+    attrs = dict(raw)
+    event_type = attrs.pop("type", None)
+    at_text = attrs.pop("at", None)
+    try:
+        at = datetime.fromisoformat(at_text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        at = None
+    if event_type not in EVENT_TYPES or at is None or at.tzinfo is None:
+        raise LeadError(_event_fault(index, event_type, at_text), where)
+    for name, value in attrs.items():
+        if type(value) not in _SCALAR_TYPES:
+            raise LeadError(
+                f"events[{index}].{name}: must be a string, number, boolean or null, "
+                f"not {_kind(value)}",
+                where,
+            )
+    if event_type == "content_download":
+        kind = attrs.get("kind")
+        if kind is not None and kind not in CONTENT_KINDS:
+            raise LeadError(
+                f"events[{index}].kind: {kind!r} is not a content kind "
+                f"(one of {', '.join(sorted(CONTENT_KINDS))})",
+                where,
+            )
+    return Event(event_type, at, attrs, at.timestamp())
+
+
+def _event_fault(index: int, event_type: Any, at_text: Any) -> str:
+    path = f"events[{index}]"
+    if event_type is None:
+        return f"{path}.type: missing"
+    if event_type not in EVENT_TYPES:
+        known = ", ".join(sorted(EVENT_TYPES))
+        return f"{path}.type: unknown event type {event_type!r} (known: {known})"
+    if type(at_text) is not str:
+        return f"{path}.at: missing (an ISO 8601 timestamp is required)"
+    try:
+        datetime.fromisoformat(at_text)
+    except ValueError:
+        return f"{path}.at: {at_text!r} is not an ISO 8601 timestamp"
+    return f"{path}.at: {at_text!r} has no timezone (add 'Z' or an offset like +00:00)"
+
+
+def _is_scalar(value: Any) -> bool:
+    return type(value) in _SCALAR_TYPES
+
+
+def _kind(value: Any) -> str:
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), "null" if value is None else type(value).__name__)

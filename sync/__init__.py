@@ -1,0 +1,1 @@
+"""Orchestration, state, scheduling and the ``leadsync`` command line."""

@@ -1,0 +1,163 @@
+"""The ``leadsync`` command. Every user mistake ends in a message, never a traceback."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from leadsync.config import templates
+from leadsync.errors import LeadError, LeadsyncError, ModelError
+from leadsync.scoring.engine import ScoreResult, score
+from leadsync.scoring.model import ScoringModel
+from leadsync.sync import output
+from leadsync.sync.describe import describe_model
+from leadsync.sync.leadfile import read_leads
+
+app = typer.Typer(
+    help="leadsync: lead scoring that lives in your CRM.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+model_app = typer.Typer(help="Check, show and list scoring models.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+EXIT_INVALID_DATA = 1
+EXIT_INVALID_MODEL = 2
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def _as_of(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 date or timestamp") from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter(f"{text!r} has no timezone (add 'Z' or an offset like +02:00)")
+    return moment
+
+
+@app.command("score")
+def score_command(
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="A template name, a model name or a .yaml path.")
+    ],
+    leads: Annotated[
+        str | None,
+        typer.Option(
+            "--leads",
+            "-l",
+            help="A JSON Lines file of canonical leads; '-' reads stdin. "
+            "Default: the example leads shipped with leadsync.",
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Score as of this moment (ISO 8601 with a timezone). Default: now."),
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Report invalid lines on stderr and carry on.")
+    ] = False,
+    top: Annotated[int, typer.Option(min=1, help="Rows in the table format.")] = 25,
+) -> None:
+    """Score leads offline with a model: table for people, jsonl or csv for machines.
+
+    jsonl and csv stream one line per lead, in input order, in constant memory.
+    """
+    moment = _as_of(as_of)
+    spec = templates.resolve_model(model)
+    if leads is None:
+        leads = str(templates.example_leads())
+        err.print(f"[dim]Scoring the example leads shipped with leadsync ({leads}).[/]")
+    skipped = 0
+
+    def report(error: LeadError) -> None:
+        nonlocal skipped
+        skipped += 1
+        err.print(f"skipped {error}", markup=False)
+
+    results = _scored(read_leads(leads, report if skip_invalid else None), spec, moment)
+    if fmt is Format.jsonl:
+        output.write_jsonl(results, sys.stdout)
+    elif fmt is Format.csv:
+        output.write_csv(results, sys.stdout)
+    else:
+        output.write_table(results, spec, Console(), top)
+    if skipped:
+        err.print(f"{skipped} invalid line(s) skipped.")
+
+
+def _scored(leads: Iterator, spec: ScoringModel, moment: datetime) -> Iterator[ScoreResult]:
+    for lead in leads:
+        yield score(lead, spec, moment)
+
+
+@model_app.command("check")
+def model_check(
+    paths: Annotated[list[Path], typer.Argument(help="Model files to validate.")],
+) -> None:
+    """Validate model files: exit 0 when all are valid, 2 with every fault listed otherwise."""
+    failed = False
+    for path in paths:
+        try:
+            spec = templates.resolve_model(str(path))
+        except ModelError as error:
+            failed = True
+            err.print(str(error), markup=False)
+        else:
+            typer.echo(f"{path}: valid ({spec.ref}, {len(spec.rules)} rules)")
+    if failed:
+        raise typer.Exit(EXIT_INVALID_MODEL)
+
+
+@model_app.command("show")
+def model_show(
+    name: Annotated[str, typer.Argument(help="A template name, a model name or a .yaml path.")],
+) -> None:
+    """Print a readable summary of a model: its rules, groups, tiers and MQL threshold."""
+    Console().print(describe_model(templates.resolve_model(name)))
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """List the shipped templates and the models in LEADSYNC_MODELS_PATH."""
+    console = Console()
+    for name, path in templates.user_models().items():
+        console.print(f"[bold]{name}[/]  [dim]{path}[/]")
+    for name in templates.template_names():
+        spec = templates.resolve_model(name)
+        console.print(f"[bold]{name}[/]  {spec.description or ''} [dim](template)[/]")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    try:
+        app()
+    except ModelError as error:
+        err.print(str(error), markup=False)
+        sys.exit(EXIT_INVALID_MODEL)
+    except LeadsyncError as error:
+        err.print(f"error: {error}", markup=False)
+        sys.exit(EXIT_INVALID_DATA)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,57 @@
+"""Parsing canonical leads: every malformed input names its record and field."""
+
+from __future__ import annotations
+
+import pytest
+
+from leadsync.errors import LeadError
+from leadsync.scoring.lead import parse_lead
+
+
+def test_a_valid_lead():
+    lead = parse_lead(
+        {
+            "id": 7,
+            "properties": {"email": "a@b.io", "company_size": 12, "custom_score": 1.5},
+            "events": [{"type": "page_view", "at": "2026-11-01T10:00:00+02:00", "url": "/x"}],
+        }
+    )
+    assert lead.id == "7"
+    assert lead.events[0].attrs == {"url": "/x"}
+    assert lead.events[0].at.utcoffset().total_seconds() == 7200
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "a lead must be a JSON object, not a list"),
+        ({"properties": {}}, "the lead has no id"),
+        ({"id": ""}, "the lead has no id"),
+        ({"id": "x", "event": []}, "unknown key 'event'"),
+        ({"id": "x", "properties": []}, "properties must be an object"),
+        ({"id": "x", "properties": {"a": {"b": 1}}}, "properties.a: must be a string, number"),
+        ({"id": "x", "events": {}}, "events must be a list"),
+        ({"id": "x", "events": [{"at": "2026-01-01T00:00:00Z"}]}, "events[0].type: missing"),
+        (
+            {"id": "x", "events": [{"type": "tweet", "at": "2026-01-01T00:00:00Z"}]},
+            "unknown event type 'tweet'",
+        ),
+        ({"id": "x", "events": [{"type": "call"}]}, "events[0].at: missing"),
+        ({"id": "x", "events": [{"type": "call", "at": "yesterday"}]}, "not an ISO 8601 timestamp"),
+        ({"id": "x", "events": [{"type": "call", "at": "2026-01-01T10:00:00"}]}, "has no timezone"),
+        (
+            {
+                "id": "x",
+                "events": [
+                    {"type": "content_download", "at": "2026-01-01T00:00:00Z", "kind": "video"}
+                ],
+            },
+            "events[0].kind: 'video' is not a content kind",
+        ),
+    ],
+)
+def test_malformed_leads_say_what_and_where(data, message):
+    with pytest.raises(LeadError) as caught:
+        parse_lead(data, "leads.jsonl:3")
+    assert message in str(caught.value)
+    assert str(caught.value).startswith("leads.jsonl:3")
