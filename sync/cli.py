@@ -146,6 +146,45 @@ def model_list() -> None:
         console.print(f"[bold]{name}[/]  {spec.description or ''} [dim](template)[/]")
 
 
+@app.command("sandbox")
+def sandbox(
+    crm: Annotated[str, typer.Argument(help="hubspot or salesforce")],
+    port: Annotated[int, typer.Option(help="0 picks a free port.")] = 0,
+    contacts: Annotated[int, typer.Option(help="How many contacts (leads) to generate.")] = 1000,
+    seed: Annotated[int, typer.Option(help="The data generator's seed.")] = 0,
+    profile: Annotated[
+        str, typer.Option(help="HubSpot: starter, professional or enterprise.")
+    ] = "professional",
+    faults: Annotated[
+        str, typer.Option(help="e.g. error_rate=0.05,latency_ms=20,burst_429=3")
+    ] = "",
+) -> None:
+    """Run a sandbox CRM in the foreground and print how to point a client at it."""
+    from leadsync.connectors.sandbox.faults import Faults
+
+    try:
+        Faults.parse(faults)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--faults") from None
+    if crm == "hubspot":
+        from leadsync.connectors.sandbox.hubspot import serve_forever
+
+        serve_forever(
+            port=port,
+            contacts=contacts,
+            seed=seed,
+            profile=profile,
+            faults=faults,
+            print_fn=lambda line: print(line, flush=True),
+        )
+    elif crm == "salesforce":
+        from leadsync.connectors.sandbox.salesforce import serve_forever as serve_salesforce
+
+        serve_salesforce(port=port, leads=contacts, seed=seed, faults=faults)
+    else:
+        raise typer.BadParameter("hubspot or salesforce", param_hint="CRM")
+
+
 def main() -> None:
     """Entry point of the console script."""
     try:

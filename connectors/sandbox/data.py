@@ -1,0 +1,600 @@
+"""Deterministic, CRM-neutral test data for the sandbox CRMs.
+
+Both sandboxes (HubSpot and Salesforce) load the same people from here and map them
+into their own objects, so a connector test on either CRM sees the same population.
+
+Why it is built this way:
+
+- **Reproducible**: everything derives from ``seed`` (and ``as_of``, which defaults
+  to a fixed date, never the clock). ``generate(100)`` is a prefix of
+  ``generate(1000)`` for the same seed, because the company pool and the owners do
+  not depend on ``n`` and profiles are drawn in key order.
+- **Small**: a person's year of engagement is *not* stored. :meth:`Person.activities`
+  regenerates it on demand from ``(seed, key)``, so a million people fit in memory.
+- **Realistic and complete**: titles, sizes, industries, countries, business and
+  personal email domains, missing and malformed values; engagement that makes every
+  rule of the shipped scoring templates fire somewhere (pricing, careers and blog
+  pages, "Request a demo" forms, case-study and white-paper downloads, webinars,
+  email opens and promotional clicks, newsletter (un)subscriptions, meetings, calls,
+  contact and quote requests, "/new-arrivals"; carts, abandoned carts and purchases
+  for consumers); varied recency (many people silent for more than 90 days). A test
+  scores the data with every shipped template and checks that no rule stays silent.
+- **An outcome to evaluate models against**: ``converted`` is hidden from the CRM
+  mapping by convention and correlated with fit (title, size, industry, business
+  email) and behaviour (the latent ``intent`` that also drives the activities).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+__all__ = [
+    "ACTIVITY_KINDS",
+    "DEFAULT_AS_OF",
+    "Activity",
+    "Company",
+    "Dataset",
+    "Owner",
+    "Person",
+    "generate",
+]
+
+#: The default reference date: fixed so that output never depends on the clock.
+DEFAULT_AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
+
+#: Every canonical leadsync event type the generator emits.
+ACTIVITY_KINDS: tuple[str, ...] = (
+    "page_view",
+    "form_submit",
+    "email_open",
+    "email_click",
+    "email_reply",
+    "webinar_register",
+    "webinar_attend",
+    "meeting",
+    "call",
+    "content_download",
+    "newsletter_subscribe",
+    "newsletter_unsubscribe",
+    "demo_request",
+    "quote_request",
+    "contact_request",
+    "cart_add",
+    "cart_abandon",
+    "purchase",
+)
+
+_DAY = 86_400.0
+_YEAR = 365 * _DAY
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """A CRM user who can own leads (a HubSpot owner, a Salesforce user)."""
+
+    id: str
+    email: str
+    first_name: str
+    last_name: str
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """One thing a person did; ``kind`` is a canonical leadsync event type.
+
+    ``attrs`` by kind: page_view ``url`` (full https URL); form_submit ``form``;
+    email_* ``campaign`` and ``campaign_type`` (+ ``url`` for a click); webinar_*
+    ``name``; content_download ``asset`` and ``kind`` (white_paper, case_study,
+    buying_guide, ebook); meeting ``title``; call ``outcome`` and ``duration_s``;
+    cart_add, cart_abandon and purchase ``product`` and ``amount`` (consumers only).
+    """
+
+    kind: str
+    at: datetime
+    attrs: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    """A company people work for (shared by many people, never duplicated in memory)."""
+
+    name: str
+    domain: str
+    size: int | None
+    industry: str | None
+    country: str | None
+
+
+@dataclass(slots=True)
+class Person:
+    """A lead or contact. ``key`` (0..n-1) is stable for a given seed.
+
+    ``converted`` is the hidden outcome for model evaluation: CRM mappings should
+    not expose it. ``intent`` (0..100) is the latent interest that drives both the
+    activities and the outcome; it is internal to the generator. ``domain`` is the
+    employer's web domain for a business address (None for a consumer); ``age`` is a
+    custom property some models score (None for a quarter of the people).
+    """
+
+    key: int
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    title: str | None
+    company: str | None
+    company_size: int | None
+    industry: str | None
+    country: str | None
+    owner_id: str | None
+    created_at: datetime
+    marketing_consent: bool
+    uses_competitor: bool
+    converted: bool
+    intent: int = field(default=0, repr=False)
+    seed: int = field(default=0, repr=False)
+    as_of: datetime = field(default=DEFAULT_AS_OF, repr=False)
+    domain: str | None = field(default=None, repr=False)
+    age: int | None = field(default=None, repr=False)
+
+    def activities(self) -> list[Activity]:
+        """This person's engagement over the year before ``as_of``, sorted by ``at``.
+
+        Regenerated on every call (never stored) from ``(seed, key)``: the same
+        person always gets the same list.
+        """
+        return _activities(self)
+
+
+@dataclass
+class Dataset:
+    """A generated population: owners and people, all relative to ``as_of``."""
+
+    seed: int
+    as_of: datetime
+    owners: list[Owner]
+    people: list[Person]
+
+
+# --------------------------------------------------------------------------- pools
+
+_FIRST = (
+    "Jane", "John", "Marie", "Pierre", "Sophie", "Lucas", "Emma", "Hugo", "Léa", "Thomas",
+    "Camille", "Nicolas", "Julie", "Antoine", "Sarah", "David", "Laura", "Michael", "Anna",
+    "James", "Olivia", "Noah", "Chloé", "Louis", "Manon", "Paul", "Inès", "Maximilian",
+    "Sofia", "Lukas", "Hannah", "Oliver", "Amelia", "William", "Zoé", "Gabriel", "Mia",
+    "Arthur", "Alice", "Jules", "Élodie", "François", "Björn", "Priya", "Ravi", "Mei",
+)  # fmt: skip
+_LAST = (
+    "Martin", "Bernard", "Dubois", "Durand", "Lefèvre", "Moreau", "Laurent", "Simon",
+    "Michel", "Garcia", "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis",
+    "Wilson", "Taylor", "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Peeters",
+    "Janssens", "Tremblay", "Roy", "Gagnon", "O'Brien", "Rossi", "Fernández", "Novak",
+    "Patel", "Chen", "Nguyen", "Kowalski", "Van den Berg", "Lambert", "Fontaine",
+)  # fmt: skip
+_TITLES: tuple[tuple[str, float], ...] = (
+    ("CEO", 3), ("Chief Executive Officer", 1), ("Founder", 2), ("Co-founder & CEO", 1),
+    ("VP Sales", 3), ("VP Marketing", 3), ("VP Engineering", 1.5),
+    ("Director of Marketing", 3), ("Marketing Director", 2), ("Sales Director", 2),
+    ("Directeur commercial", 2.5), ("Directrice marketing", 2), ("Directeur général", 1.5),
+    ("Chief Technology Officer", 2), ("CTO", 1.5), ("Head of Growth", 2),
+    ("Marketing Manager", 5), ("Sales Manager", 4), ("Product Manager", 3),
+    ("Account Executive", 3), ("Business Developer", 2), ("Responsable marketing", 2),
+    ("Software Engineer", 4), ("engineer", 2), ("Data Analyst", 2), ("Consultant", 3),
+    ("Office Manager", 1.5), ("Recruiter", 1), ("HR Manager", 1), ("Student", 3),
+    ("Étudiant", 1.5), ("Intern", 1.5), ("Freelance", 1),
+)  # fmt: skip
+_INDUSTRIES: tuple[tuple[str, float], ...] = (
+    ("Technology", 22), ("E-commerce", 10), ("Retail", 9), ("Finance", 8),
+    ("Healthcare", 7), ("Manufacturing", 8), ("Education", 5), ("Consulting", 7),
+    ("Media", 4), ("Real Estate", 3), ("Logistics", 4), ("Public Sector", 2),
+)  # fmt: skip
+_COUNTRIES: tuple[tuple[str, float], ...] = (
+    ("FR", 30), ("US", 20), ("GB", 10), ("DE", 10), ("BE", 6), ("CA", 6), ("ES", 4),
+    ("IT", 4), ("NL", 3), ("CH", 3), ("BR", 2), ("IN", 2), ("JP", 1),
+)  # fmt: skip
+_SIZE_BANDS: tuple[tuple[int, int, float], ...] = (
+    (1, 10, 18), (11, 50, 22), (51, 200, 22), (201, 500, 16), (501, 1000, 9),
+    (1001, 5000, 9), (5001, 20000, 4),
+)  # fmt: skip
+_CO_A = (
+    "Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli", "Vandelay", "Soylent",
+    "Tyrell", "Cyberdyne", "Wonka", "Aperture", "Gringotts", "Nakatomi", "Oceanic", "Pied",
+    "Dunder", "Massive", "Blue", "Nova", "Lumen", "Vertex", "Atlas", "Boréal", "Cobalt",
+    "Delta", "Helix", "Kite", "Orion", "Pixel", "Quantum", "Sigma", "Terra", "Zenith",
+)  # fmt: skip
+_CO_B = (
+    "Labs", "Systems", "Software", "Analytics", "Retail", "Logistics", "Health", "Finance",
+    "Industries", "Media", "Consulting", "Commerce", "Cloud", "Robotics", "Foods",
+)  # fmt: skip
+_CITIES = (
+    "Paris", "Lyon", "Nantes", "Lille", "Berlin", "Munich", "London", "Leeds", "Boston",
+    "Austin", "Denver", "Montréal", "Toronto", "Brussels", "Ghent", "Madrid", "Milan",
+    "Zurich", "Rotterdam", "Bordeaux", "Toulouse", "Hamburg", "Seattle", "Chicago",
+)  # fmt: skip
+_CO_SUFFIX = ("", " SAS", " Inc.", " GmbH", " Ltd", " SA", " BV")
+_TLDS = {"FR": "fr", "DE": "de", "GB": "co.uk", "BE": "be", "CA": "ca", "ES": "es",
+         "IT": "it", "NL": "nl", "CH": "ch", "BR": "com.br", "IN": "in", "JP": "jp"}  # fmt: skip
+_PERSONAL_DOMAINS = (
+    "gmail.com", "gmail.com", "yahoo.fr", "yahoo.com", "hotmail.com", "hotmail.fr",
+    "outlook.com", "orange.fr", "free.fr", "gmx.de", "icloud.com", "laposte.net",
+)  # fmt: skip
+_N_COMPANIES = 5000
+
+_OWNERS: tuple[tuple[str, str], ...] = (
+    ("Alice", "Bernard"), ("Bruno", "Carpentier"), ("Claire", "Dumont"), ("Dan", "Evans"),
+    ("Eva", "Fischer"), ("Farid", "Gharbi"), ("Greta", "Hansen"), ("Hélène", "Ibert"),
+    ("Ian", "Jacobs"), ("Julia", "Klein"), ("Karim", "Lopez"), ("Lena", "Morel"),
+)  # fmt: skip
+
+# Engagement vocabulary -------------------------------------------------------------
+
+_SITE = "https://www.example-saas.com"
+_BLOG = (
+    "/blog/what-is-lead-scoring", "/blog/mql-vs-sql", "/blog/crm-hygiene-checklist",
+    "/blog/b2b-marketing-trends-2026", "/blog/how-to-run-a-webinar", "/blog/gdpr-and-crm",
+)  # fmt: skip
+_PAGES: tuple[tuple[str, float], ...] = (
+    ("/", 10), ("/product", 6), ("/features", 5), ("/integrations", 3), ("/customers", 2),
+    ("/case-studies", 2), ("/new-arrivals", 2), ("/about", 2), ("/contact", 1.5),
+)  # fmt: skip
+_CAMPAIGNS: tuple[tuple[str, str, float], ...] = (
+    ("Monthly newsletter", "newsletter", 6),
+    ("Product update", "product", 3),
+    ("Black Friday promo", "promotional", 2),
+    ("Spring sale: 20% off", "promotional", 2),
+    ("Webinar invitation", "event", 2),
+    ("Case study: how Acme doubled its pipeline", "content", 2),
+    ("Prospecting sequence step 1", "sales", 1.5),
+)  # fmt: skip
+_WEBINARS = ("Lead scoring 101", "From MQL to SQL", "CRM automation live", "Q3 product tour")
+_ASSETS: tuple[tuple[str, str], ...] = (
+    ("The state of B2B marketing 2026", "white_paper"),
+    ("GDPR for marketers", "white_paper"),
+    ("How Globex shortened its sales cycle", "case_study"),
+    ("Acme customer story", "case_study"),
+    ("CRM buying guide", "buying_guide"),
+    ("The lead scoring ebook", "ebook"),
+)  # fmt: skip
+_MEETINGS = ("Discovery call", "Product demo", "Pricing discussion", "Onboarding kick-off")
+_CALL_OUTCOMES = ("CONNECTED", "CONNECTED", "NO_ANSWER", "LEFT_VOICEMAIL", "BUSY")
+
+_HIGH_TITLE_WORDS = ("ceo", "chief", "vp", "director", "directeur", "directrice", "head")
+_LOW_TITLE_WORDS = ("student", "étudiant", "intern", "recruiter", "freelance")
+
+
+def _weights(items: tuple[tuple[object, ...], ...]) -> tuple[list[object], list[float]]:
+    """Split a ``(value, …, weight)`` table into values and cumulative weights."""
+    values = [row[0] if len(row) == 2 else row[:-1] for row in items]
+    cum: list[float] = []
+    total = 0.0
+    for row in items:
+        total += float(row[-1])  # type: ignore[arg-type]
+        cum.append(total)
+    return values, cum
+
+
+_TITLE_V, _TITLE_W = _weights(_TITLES)
+_IND_V, _IND_W = _weights(_INDUSTRIES)
+_CTRY_V, _CTRY_W = _weights(_COUNTRIES)
+_SIZE_V, _SIZE_W = _weights(_SIZE_BANDS)
+_PAGE_V, _PAGE_W = _weights(_PAGES)
+_CAMP_V, _CAMP_W = _weights(_CAMPAIGNS)
+
+
+def _ascii(text: str) -> str:
+    """Lower-case ASCII slug for email local parts and domains ("Lefèvre" → "lefevre")."""
+    norm = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in norm if c.isalnum() and c.isascii()).lower()
+
+
+def _companies(seed: int) -> list[Company]:
+    """The fixed pool of companies for ``seed`` (independent of ``n``)."""
+    rng = random.Random(seed * 7919 + 17)
+    pool: list[Company] = []
+    seen: set[str] = set()
+    for i in range(_N_COMPANIES):
+        a, b = rng.choice(_CO_A), rng.choice(_CO_B)
+        base = f"{a} {b}"
+        slug = _ascii(base)
+        if slug in seen:
+            city = rng.choice(_CITIES)
+            base, slug = f"{base} {city}", f"{slug}{_ascii(city)}"
+        if slug in seen:
+            base, slug = f"{base} {i}", f"{slug}{i}"
+        seen.add(slug)
+        country = rng.choices(_CTRY_V, cum_weights=_CTRY_W)[0] if rng.random() > 0.04 else None
+        tld = _TLDS.get(str(country), "com") if rng.random() < 0.5 else "com"
+        lo, hi = rng.choices(_SIZE_V, cum_weights=_SIZE_W)[0]  # type: ignore[misc]
+        size = int(math.exp(rng.uniform(math.log(lo), math.log(hi + 1)))) if hi > lo else lo
+        size = min(max(size, lo), hi)
+        industry = rng.choices(_IND_V, cum_weights=_IND_W)[0] if rng.random() > 0.05 else None
+        pool.append(
+            Company(
+                name=base + rng.choice(_CO_SUFFIX),
+                domain=f"{slug}.{tld}",
+                size=size if rng.random() > 0.07 else None,
+                industry=industry,  # type: ignore[arg-type]
+                country=country,  # type: ignore[arg-type]
+            )
+        )
+    return pool
+
+
+def _owners() -> list[Owner]:
+    """The sales team: a dozen owners, the last one deactivated (left the company)."""
+    return [
+        Owner(
+            id=str(41_629_700 + 13 * i),
+            email=f"{_ascii(first)}.{_ascii(last)}@example-saas.com",
+            first_name=first,
+            last_name=last,
+            active=i != len(_OWNERS) - 1,
+        )
+        for i, (first, last) in enumerate(_OWNERS)
+    ]
+
+
+def _fit(title: str | None, size: int | None, industry: str | None, business: bool) -> float:
+    """A fit score in about [-1, 1]: the explicit half of a lead's quality."""
+    fit = 0.0
+    low = (title or "").lower()
+    if any(w in low for w in _HIGH_TITLE_WORDS):
+        fit += 0.45
+    if any(w in low for w in _LOW_TITLE_WORDS):
+        fit -= 0.6
+    if size is not None and 50 <= size <= 1000:
+        fit += 0.3
+    if industry in ("Technology", "E-commerce"):
+        fit += 0.25
+    fit += 0.1 if business else -0.2
+    return fit
+
+
+def generate(n: int, *, seed: int = 0, as_of: datetime | None = None) -> Dataset:
+    """Generate ``n`` people (keys 0..n-1) and the owners, deterministically from ``seed``.
+
+    ``as_of`` (timezone-aware; default :data:`DEFAULT_AS_OF`) is "now" for the data:
+    every ``created_at`` and activity lies before it.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    as_of = DEFAULT_AS_OF if as_of is None else as_of
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware (UTC)")
+    as_of = as_of.astimezone(UTC)
+    companies = _companies(seed)
+    owners = _owners()
+    active_owner_ids = [o.id for o in owners if o.active]
+    inactive_owner_ids = [o.id for o in owners if not o.active]
+    rng = random.Random(seed * 1_000_003 + 5)
+    as_of_ts = as_of.timestamp()
+    rand, choices, choice, randrange = rng.random, rng.choices, rng.choice, rng.randrange
+    people: list[Person] = []
+    append = people.append
+    for key in range(n):
+        first: str | None = choice(_FIRST)
+        last: str | None = choice(_LAST)
+        co = companies[randrange(_N_COMPANIES)]
+        title: str | None = choices(_TITLE_V, cum_weights=_TITLE_W)[0]  # type: ignore[assignment]
+        if rand() < 0.05:
+            title = None
+        # Email: business, personal, missing or malformed.
+        r = rand()
+        local = f"{_ascii(first or 'x')}.{_ascii(last or 'y')}{key}"
+        business = False
+        email: str | None
+        if r < 0.62:
+            email, business = f"{local}@{co.domain}", True
+        elif r < 0.86:
+            email = f"{local}@{choice(_PERSONAL_DOMAINS)}"
+        elif r < 0.94:
+            email = None
+        else:
+            email = choice((f"{local}.{co.domain}", f"{local}@", f"{local}@@{co.domain}"))
+        if rand() < 0.03:
+            first = None
+        if rand() < 0.02:
+            last = None
+        company: str | None = co.name
+        size, industry, country = co.size, co.industry, co.country
+        if not business and rand() < 0.5:
+            company = size = industry = None  # personal address: firmographics often unknown
+        if rand() < 0.04:
+            country = None
+        if rand() < 0.15:
+            owner_id = None
+        elif rand() < 0.03:
+            owner_id = inactive_owner_ids[0]
+        else:
+            owner_id = choice(active_owner_ids)
+        created_at = datetime.fromtimestamp(int(as_of_ts - rand() * 3 * _YEAR - 3600), tz=UTC)
+        fit = _fit(title, size, industry, business)
+        # Intent (0..100): mostly low, a long tail of hot leads, nudged by fit.
+        intent = int(min(100.0, max(0.0, rng.betavariate(1.3, 3.5) * 100 + fit * 15)))
+        uses_competitor = rand() < 0.12
+        logit = -3.9 + 2.2 * fit + 0.045 * intent + (0.4 if uses_competitor else 0.0)
+        converted = rand() < 1.0 / (1.0 + math.exp(-logit))
+        append(
+            Person(
+                key=key,
+                first_name=first,
+                last_name=last,
+                email=email,
+                title=title,
+                company=company,
+                company_size=size,
+                industry=industry,
+                country=country,
+                owner_id=owner_id,
+                created_at=created_at,
+                marketing_consent=rand() < 0.8,
+                uses_competitor=uses_competitor,
+                converted=converted,
+                intent=intent,
+                seed=seed,
+                as_of=as_of,
+                domain=co.domain if business else None,
+                age=_age(seed, key, title),
+            )
+        )
+    return Dataset(seed=seed, as_of=as_of, owners=owners, people=people)
+
+
+# ------------------------------------------------------------------ activities
+
+
+def _activities(p: Person) -> list[Activity]:
+    """Build a person's activities from ``(seed, key)``; see :meth:`Person.activities`."""
+    rng = random.Random((p.seed * (1 << 40) + p.key) * 2 + 1)
+    rand, choice = rng.random, rng.choice
+    end = p.as_of.timestamp()
+    start = max(p.created_at.timestamp(), end - _YEAR)
+    # Recency: a quarter of the people have been silent for more than 90 days.
+    if rand() < 0.25:
+        end -= rng.uniform(91, 300) * _DAY
+    else:
+        end -= rng.uniform(0, 45) * _DAY
+    if end <= start:
+        return []
+    intent = p.intent / 100.0
+    n = min(150, int(rng.expovariate(1.0 / (2.0 + 30.0 * intent))) + (1 if rand() < 0.9 else 0))
+    job_seeker = rand() < (0.35 if _is_low_title(p.title) else 0.05)
+    subscribed = False
+    acts: list[tuple[float, str, dict[str, str]]] = []
+    add = acts.append
+    span = end - start
+
+    def at_offset(ts: float, minutes: float) -> float:
+        return min(end, ts + minutes * 60.0)
+
+    for _ in range(n):
+        ts = start + rand() * span
+        r = rand()
+        if r < 0.42:  # a visit: one to five page views, minutes apart
+            for _page in range(1 + int(rng.expovariate(1.0) * 1.5) % 5):
+                add((ts, "page_view", {"url": _SITE + _page_path(rng, intent, job_seeker)}))
+                ts = at_offset(ts, rng.uniform(0.5, 6))
+        elif r < 0.64:
+            camp, ctype = rng.choices(_CAMP_V, cum_weights=_CAMP_W)[0]  # type: ignore[misc]
+            add((ts, "email_open", {"campaign": camp, "campaign_type": ctype}))
+            if rand() < 0.25 + 0.4 * intent:
+                url = _SITE + ("/new-arrivals" if ctype == "promotional" else "/blog/mql-vs-sql")
+                add(
+                    (
+                        at_offset(ts, 2),
+                        "email_click",
+                        {"campaign": camp, "campaign_type": ctype, "url": url},
+                    )
+                )
+            if ctype == "sales" and rand() < 0.3 + 0.3 * intent:
+                add((at_offset(ts, 90), "email_reply", {"campaign": camp, "campaign_type": ctype}))
+        elif r < 0.71:
+            asset, akind = choice(_ASSETS)
+            add((ts, "form_submit", {"form": f"Download: {asset}"}))
+            add((at_offset(ts, 0.1), "content_download", {"asset": asset, "kind": akind}))
+        elif r < 0.76:
+            name = choice(_WEBINARS)
+            add((ts, "form_submit", {"form": f"Webinar registration: {name}"}))
+            add((at_offset(ts, 0.1), "webinar_register", {"name": name}))
+            if rand() < 0.45 + 0.3 * intent:
+                add((at_offset(ts, rng.uniform(60, 14 * 1440)), "webinar_attend", {"name": name}))
+        elif r < 0.80:
+            if not subscribed:
+                add((ts, "form_submit", {"form": "Newsletter signup"}))
+                add((at_offset(ts, 0.1), "newsletter_subscribe", {"list": "Monthly newsletter"}))
+                subscribed = True
+            elif rand() < 0.5 - 0.3 * intent:
+                add((ts, "newsletter_unsubscribe", {"list": "Monthly newsletter"}))
+                subscribed = False
+        elif r < 0.80 + 0.05 * (0.3 + intent):
+            add((ts, "form_submit", {"form": "Request a demo"}))
+            add((at_offset(ts, 0.1), "demo_request", {"form": "Request a demo"}))
+        elif r < 0.88:
+            if rand() < 0.7:
+                add((ts, "form_submit", {"form": "Contact us"}))
+                add((at_offset(ts, 0.1), "contact_request", {"form": "Contact us"}))
+            else:
+                add((ts, "form_submit", {"form": "Request a quote"}))
+                add((at_offset(ts, 0.1), "quote_request", {"form": "Request a quote"}))
+        elif r < 0.94:
+            add(
+                (
+                    ts,
+                    "call",
+                    {"outcome": choice(_CALL_OUTCOMES), "duration_s": str(rng.randrange(20, 1800))},
+                )
+            )
+        else:
+            add((ts, "meeting", {"title": choice(_MEETINGS)}))
+    if p.domain is None:  # a consumer (personal or no email): online-shop behaviour
+        acts += _shop(p, start, end)
+    acts.sort(key=lambda a: a[0])
+    return [
+        Activity(kind=kind, at=datetime.fromtimestamp(int(ts), tz=UTC), attrs=attrs)
+        for ts, kind, attrs in acts
+    ]
+
+
+_PRODUCTS = (("Wireless earbuds", 59.9), ("Running shoes", 89.0), ("Coffee grinder", 45.5),
+             ("Yoga mat", 25.0), ("Desk lamp", 34.9), ("Backpack", 72.0))  # fmt: skip
+
+
+def _shop(p: Person, start: float, end: float) -> list[tuple[float, str, dict[str, str]]]:
+    """A consumer's cart and purchase events, from their own generator.
+
+    Kept apart from the main draws so that adding them left every other activity as it
+    was. A cart is bought within hours or abandoned (``cart_abandon`` 24 h later).
+    """
+    rng = random.Random(f"shop:{p.seed}:{p.key}")
+    if rng.random() > 0.6:
+        return []
+    out: list[tuple[float, str, dict[str, str]]] = []
+    for _ in range(1 + int(rng.expovariate(1.0 / (0.5 + 3 * p.intent / 100)))):
+        ts = start + rng.random() * (end - start)
+        product, price = rng.choice(_PRODUCTS)
+        attrs = {"product": product, "amount": f"{price:.2f}"}
+        out.append((ts, "cart_add", attrs))
+        if rng.random() < 0.3 + 0.4 * p.intent / 100:
+            out.append((min(end, ts + rng.uniform(60, 6 * 3600)), "purchase", dict(attrs)))
+        elif ts + _DAY <= end:
+            out.append((ts + _DAY, "cart_abandon", dict(attrs)))
+    return out
+
+
+def _age(seed: int, key: int, title: str | None) -> int | None:
+    """An age (or None for a quarter of people) from a cheap integer hash of (seed, key).
+
+    A hash, not the shared generator, so that adding ages changed no other value.
+    """
+    h = (key * 0x9E3779B97F4A7C15 + seed * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) % (1 << 64)
+    h = ((h ^ (h >> 31)) * 0xBF58476D1CE4E5B9) % (1 << 64)
+    if h % 4 == 0:
+        return None
+    if _is_low_title(title):
+        return 18 + (h >> 8) % 10
+    return 22 + (h >> 8) % 45
+
+
+def _is_low_title(title: str | None) -> bool:
+    low = (title or "").lower()
+    return any(w in low for w in _LOW_TITLE_WORDS)
+
+
+def _page_path(rng: random.Random, intent: float, job_seeker: bool) -> str:
+    """Pick a page: pricing more likely with intent, careers with job seekers."""
+    r = rng.random()
+    if r < 0.08 + 0.25 * intent:
+        return "/pricing"
+    if r < 0.35 + 0.1 * intent:
+        return rng.choice(_BLOG)
+    if job_seeker and r < 0.65:
+        return rng.choice(("/careers", "/jobs", "/careers/sales-development-rep"))
+    if r < 0.37 + 0.1 * intent:
+        return "/careers"
+    return str(rng.choices(_PAGE_V, cum_weights=_PAGE_W)[0])

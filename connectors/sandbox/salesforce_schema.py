@@ -1,0 +1,399 @@
+"""The Salesforce sandbox's schema: objects, fields and their describe JSON.
+
+Field names, types, key prefixes and relationship names follow the v59.0 describes in
+``shared/salesforce-reference/describe-*.json`` (Lead, Contact, Event in full; Task reduced).
+Only the fields a lead-scoring connector reads or writes are declared; each field's describe
+carries the 57 keys of a real one, with values derived from its type. The three score fields
+(``Lead_Score__c``, ``Lead_Score_Tier__c``, ``Lead_Score_Reasons__c``) exist on Lead and Contact
+only when the sandbox is built with ``score_fields=True``, as in an org where leadsync's package
+was (or was not) installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["SCORE_FIELDS", "FieldSpec", "ObjectSpec", "Schema", "describe", "describe_global"]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One field: its describe ``type`` and the few properties that differ between fields."""
+
+    name: str
+    type: str
+    createable: bool = True
+    updateable: bool = True
+    nillable: bool = True
+    length: int = 0
+    reference_to: tuple[str, ...] = ()
+    relationship: str | None = None
+    picklist: tuple[str, ...] = ()
+    restricted: bool = False
+    default: Any = None
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectSpec:
+    """One sObject: name, 3-character key prefix, label and fields in describe order."""
+
+    name: str
+    prefix: str
+    label_plural: str
+    fields: tuple[FieldSpec, ...] = field(default_factory=tuple)
+
+    def field(self, name: str) -> FieldSpec | None:
+        """The field called ``name`` (case-insensitive), or None."""
+        lowered = name.casefold()
+        for spec in self.fields:
+            if spec.name.casefold() == lowered:
+                return spec
+        return None
+
+
+def _f(name: str, type_: str, **kw: Any) -> FieldSpec:
+    return FieldSpec(name, type_, **kw)
+
+
+def _ro(name: str, type_: str, **kw: Any) -> FieldSpec:
+    return FieldSpec(name, type_, createable=False, updateable=False, **kw)
+
+
+def _system(prefix_label: str) -> tuple[FieldSpec, ...]:
+    return (
+        _ro("Id", "id", nillable=False, length=18, label=f"{prefix_label} ID"),
+        _ro("IsDeleted", "boolean", nillable=False, label="Deleted"),
+    )
+
+
+_AUDIT = (
+    _ro("CreatedDate", "datetime", nillable=False),
+    _ro(
+        "CreatedById", "reference", nillable=False, reference_to=("User",), relationship="CreatedBy"
+    ),
+    _ro("LastModifiedDate", "datetime", nillable=False),
+    _ro(
+        "LastModifiedById",
+        "reference",
+        nillable=False,
+        reference_to=("User",),
+        relationship="LastModifiedBy",
+    ),
+    _ro("SystemModstamp", "datetime", nillable=False),
+)
+_INDUSTRIES = (
+    "Agriculture", "Apparel", "Banking", "Biotechnology", "Chemicals", "Communications",
+    "Construction", "Consulting", "Education", "Electronics", "Energy", "Engineering",
+    "Entertainment", "Environmental", "Finance", "Food & Beverage", "Government", "Healthcare",
+    "Hospitality", "Insurance", "Machinery", "Manufacturing", "Media", "Not For Profit",
+    "Recreation", "Retail", "Shipping", "Technology", "Telecommunications", "Transportation",
+    "Utilities", "Other",
+)  # fmt: skip
+_LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
+LEAD_STATUSES = (
+    "Open - Not Contacted",
+    "Working - Contacted",
+    "Closed - Converted",
+    "Closed - Not Converted",
+)
+
+#: The fields leadsync writes back; present only when ``score_fields=True``.
+SCORE_FIELDS = (
+    _f("Lead_Score__c", "double", label="Lead Score"),
+    _f("Lead_Score_Tier__c", "string", length=40, label="Lead Score Tier"),
+    _f("Lead_Score_Reasons__c", "textarea", length=32768, label="Lead Score Reasons"),
+)
+_OWNER_ANY = dict(reference_to=("Group", "User"), relationship="Owner", nillable=False)
+_OWNER_USER = dict(reference_to=("User",), relationship="Owner", nillable=False)
+_WHO = dict(reference_to=("Contact", "Lead"), relationship="Who")
+_WHAT = dict(reference_to=("Account", "Campaign"), relationship="What")
+
+_LEAD = (
+    *_system("Lead"),
+    _f("LastName", "string", nillable=False, length=80),
+    _f("FirstName", "string", length=40),
+    _ro("Name", "string", length=121, label="Full Name"),
+    _f("Title", "string", length=128),
+    _f("Company", "string", nillable=False, length=255),
+    _f("City", "string", length=40),
+    _f("Country", "string", length=80),
+    _f("Phone", "phone", length=40),
+    _f("Email", "email", length=80),
+    _f("Website", "url", length=255),
+    _f("Description", "textarea", length=32000),
+    _f("LeadSource", "picklist", length=255, picklist=_LEAD_SOURCES),
+    _f("Status", "picklist", nillable=False, length=255, picklist=LEAD_STATUSES, restricted=True),
+    _f("Industry", "picklist", length=255, picklist=_INDUSTRIES),
+    _f("Rating", "picklist", length=255, picklist=("Hot", "Warm", "Cold")),
+    _f("AnnualRevenue", "currency"),
+    _f("NumberOfEmployees", "int"),
+    _f("OwnerId", "reference", **_OWNER_ANY),
+    _ro("IsConverted", "boolean", nillable=False, label="Converted"),
+    _ro("ConvertedDate", "date"),
+    _f("HasOptedOutOfEmail", "boolean", nillable=False, label="Email Opt Out"),
+    *_AUDIT,
+    _ro("LastActivityDate", "date"),
+)
+_CONTACT = (
+    *_system("Contact"),
+    _f("AccountId", "reference", reference_to=("Account",), relationship="Account"),
+    _f("LastName", "string", nillable=False, length=80),
+    _f("FirstName", "string", length=40),
+    _ro("Name", "string", length=121, label="Full Name"),
+    _f("Title", "string", length=128),
+    _f("MailingCountry", "string", length=80),
+    _f("Phone", "phone", length=40),
+    _f("Email", "email", length=80),
+    _f("Description", "textarea", length=32000),
+    _f("LeadSource", "picklist", length=255, picklist=_LEAD_SOURCES),
+    _f("HasOptedOutOfEmail", "boolean", nillable=False, label="Email Opt Out"),
+    _f("OwnerId", "reference", **_OWNER_USER),
+    *_AUDIT,
+    _ro("LastActivityDate", "date"),
+)
+_ACCOUNT = (
+    *_system("Account"),
+    _f("Name", "string", nillable=False, length=255),
+    _f("Type", "picklist", length=255, picklist=("Prospect", "Customer - Direct", "Other")),
+    _f("Industry", "picklist", length=255, picklist=_INDUSTRIES),
+    _f("NumberOfEmployees", "int"),
+    _f("BillingCountry", "string", length=80),
+    _f("Website", "url", length=255),
+    _f("OwnerId", "reference", **_OWNER_USER),
+    *_AUDIT,
+)
+_ACTIVITY_COMMON = (
+    _f("WhoId", "reference", **_WHO),
+    _f("WhatId", "reference", **_WHAT),
+    _f("Subject", "combobox", length=255),
+    _f("ActivityDate", "date", label="Due Date Only"),
+    _f("OwnerId", "reference", **_OWNER_ANY),
+    _f("Description", "textarea", length=32000),
+    _f("Type", "picklist", length=255, picklist=("Call", "Email", "Meeting", "Other")),
+)
+_TASK = (
+    *_system("Activity"),
+    *_ACTIVITY_COMMON,
+    _f("Status", "picklist", nillable=False, length=255, restricted=True,
+       picklist=("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")),
+    _f("Priority", "picklist", nillable=False, length=40, picklist=("High", "Normal", "Low")),
+    _ro("IsClosed", "boolean", nillable=False, label="Closed"),
+    _f("TaskSubtype", "picklist", createable=True, updateable=False, length=40,
+       picklist=("Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn")),
+    _f("CallDurationInSeconds", "int"),
+    _f("CallType", "picklist", length=40, picklist=("Internal", "Inbound", "Outbound")),
+    _f("CallDisposition", "string", length=255),
+    _ro("CompletedDateTime", "datetime"),
+    _ro("IsArchived", "boolean", nillable=False, label="Archived"),
+    *_AUDIT,
+)  # fmt: skip
+_EVENT = (
+    *_system("Activity"),
+    *_ACTIVITY_COMMON,
+    _f("ActivityDateTime", "datetime", label="Due Date Time"),
+    _f("StartDateTime", "datetime"),
+    _f("EndDateTime", "datetime"),
+    _f("DurationInMinutes", "int"),
+    _f("IsAllDayEvent", "boolean", nillable=False),
+    _f("EventSubtype", "picklist", updateable=False, length=40, picklist=("Event",)),
+    _ro("IsArchived", "boolean", nillable=False, label="Archived"),
+    *_AUDIT,
+)
+_CAMPAIGN = (
+    *_system("Campaign"),
+    _f("Name", "string", nillable=False, length=80),
+    _f("Type", "picklist", length=255, picklist=("Webinar", "Content", "Email", "Event", "Web",
+                                                   "Conference", "Advertisement", "Other")),
+    _f("Status", "picklist", length=255, picklist=("Planned", "In Progress", "Completed")),
+    _f("StartDate", "date"),
+    _f("EndDate", "date"),
+    _f("IsActive", "boolean", nillable=False, label="Active"),
+    _f("Description", "textarea", length=32000),
+    _f("OwnerId", "reference", **_OWNER_USER),
+    *_AUDIT,
+)  # fmt: skip
+_CAMPAIGN_MEMBER = (
+    *_system("Campaign Member"),
+    _f("CampaignId", "reference", nillable=False, reference_to=("Campaign",),
+       relationship="Campaign", updateable=False),
+    _f("LeadId", "reference", reference_to=("Lead",), relationship="Lead", updateable=False),
+    _f("ContactId", "reference", reference_to=("Contact",), relationship="Contact",
+       updateable=False),
+    _f("Status", "picklist", length=40, picklist=("Sent", "Opened", "Responded", "Registered",
+                                                  "Attended", "Downloaded", "Subscribed")),
+    _ro("HasResponded", "boolean", nillable=False, label="Responded"),
+    _ro("FirstRespondedDate", "date"),
+    _ro("Type", "string", length=40),
+    *_AUDIT,
+)  # fmt: skip
+_USER = (
+    *_system("User"),
+    _f("Username", "string", nillable=False, length=80),
+    _f("LastName", "string", nillable=False, length=80),
+    _f("FirstName", "string", length=40),
+    _ro("Name", "string", length=121, label="Full Name"),
+    _f("Email", "email", nillable=False, length=128),
+    _f("Alias", "string", nillable=False, length=8),
+    _f("IsActive", "boolean", nillable=False, label="Active"),
+    _f("UserType", "picklist", updateable=False, length=40, picklist=("Standard",)),
+    *_AUDIT,
+)
+_GROUP = (
+    *_system("Group"),
+    _f("Name", "string", nillable=False, length=40),
+    _f("DeveloperName", "string", length=80),
+    _f("Type", "picklist", nillable=False, length=40, picklist=("Queue", "Regular")),
+    _f("Email", "email", length=255),
+    *_AUDIT,
+)
+
+
+class Schema:
+    """The sandbox's objects, answering the ``Catalog`` questions the SOQL binder asks."""
+
+    def __init__(self, *, score_fields: bool = True) -> None:
+        score = SCORE_FIELDS if score_fields else ()
+        specs = [
+            ObjectSpec("Lead", "00Q", "Leads", (*_LEAD, *score)),
+            ObjectSpec("Contact", "003", "Contacts", (*_CONTACT, *score)),
+            ObjectSpec("Account", "001", "Accounts", _ACCOUNT),
+            ObjectSpec("Task", "00T", "Tasks", _TASK),
+            ObjectSpec("Event", "00U", "Events", _EVENT),
+            ObjectSpec("Campaign", "701", "Campaigns", _CAMPAIGN),
+            ObjectSpec("CampaignMember", "00v", "Campaign Members", _CAMPAIGN_MEMBER),
+            ObjectSpec("User", "005", "Users", _USER),
+            ObjectSpec("Group", "00G", "Groups", _GROUP),
+        ]
+        self.objects: dict[str, ObjectSpec] = {s.name: s for s in specs}
+        self._by_lower = {s.name.casefold(): s for s in specs}
+        self.by_prefix: dict[str, ObjectSpec] = {s.prefix: s for s in specs}
+
+    def get(self, name: str) -> ObjectSpec | None:
+        """The object called ``name`` (case-insensitive), or None."""
+        return self._by_lower.get(name.casefold())
+
+    # -- soql Catalog protocol --------------------------------------------------------------
+    def object_name(self, name: str) -> str | None:
+        spec = self.get(name)
+        return spec.name if spec else None
+
+    def field_type(self, sobject: str, name: str) -> tuple[str, str] | None:
+        spec = self.objects[sobject].field(name)
+        return (spec.name, spec.type) if spec else None
+
+    def relationship(self, sobject: str, name: str) -> tuple[str, str, tuple[str, ...]] | None:
+        lowered = name.casefold()
+        for spec in self.objects[sobject].fields:
+            if spec.relationship and spec.relationship.casefold() == lowered:
+                return spec.relationship, spec.name, spec.reference_to
+        return None
+
+
+_SOAP = {
+    "id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "int": "xsd:int",
+    "double": "xsd:double", "currency": "xsd:double", "date": "xsd:date",
+    "datetime": "xsd:dateTime",
+}  # fmt: skip
+
+
+def _field_describe(spec: FieldSpec) -> dict[str, Any]:
+    kind = spec.type
+    text = kind not in _SOAP
+    length = spec.length if text or kind in ("id", "reference") else 0
+    if kind in ("id", "reference"):
+        length = 18
+    custom = spec.name.endswith("__c")
+    label = spec.label or _label(spec.name)
+    return {
+        "aggregatable": kind != "textarea", "aiPredictionField": False, "autoNumber": False,
+        "byteLength": length * 3 if text else length, "calculated": False,
+        "calculatedFormula": None, "cascadeDelete": False, "caseSensitive": False,
+        "compoundFieldName": None, "controllerName": None, "createable": spec.createable,
+        "custom": custom, "defaultValue": False if kind == "boolean" else None,
+        "defaultValueFormula": None, "defaultedOnCreate": kind == "boolean" or kind == "id",
+        "dependentPicklist": False, "deprecatedAndHidden": False,
+        "digits": 9 if kind == "int" else 0, "displayLocationInDecimal": False,
+        "encrypted": False, "externalId": False,
+        "extraTypeInfo": "plaintextarea" if kind == "textarea" else None,
+        "filterable": kind != "textarea" or spec.length <= 255, "filteredLookupInfo": None,
+        "formulaTreatNullNumberAsZero": False, "groupable": kind not in ("textarea", "double"),
+        "highScaleNumber": False, "htmlFormatted": False, "idLookup": kind == "id",
+        "inlineHelpText": None, "label": label, "length": length, "mask": None,
+        "maskType": None, "name": spec.name, "nameField": spec.name == "Name",
+        "namePointing": len(spec.reference_to) > 1, "nillable": spec.nillable,
+        "permissionable": spec.nillable and spec.createable, "picklistValues": [
+            {"active": True, "defaultValue": i == 0 and spec.name == "Status", "label": v,
+             "validFor": None, "value": v} for i, v in enumerate(spec.picklist)
+        ],
+        "polymorphicForeignKey": len(spec.reference_to) > 1,
+        "precision": 18 if kind in ("double", "currency") else 0, "queryByDistance": False,
+        "referenceTargetField": None, "referenceTo": list(spec.reference_to),
+        "relationshipName": spec.relationship, "relationshipOrder": None,
+        "restrictedDelete": False, "restrictedPicklist": spec.restricted,
+        "scale": 2 if kind in ("double", "currency") else 0, "searchPrefilterable": False,
+        "soapType": _SOAP.get(kind, "xsd:string"), "sortable": kind != "textarea",
+        "type": kind, "unique": False, "updateable": spec.updateable,
+        "writeRequiresMasterRead": False,
+    }  # fmt: skip
+
+
+def _label(name: str) -> str:
+    base = name.removesuffix("__c").removesuffix("Id").replace("_", " ")
+    out = ""
+    for i, ch in enumerate(base):
+        if i and ch.isupper() and not base[i - 1].isupper() and base[i - 1] != " ":
+            out += " "
+        out += ch
+    return out or name
+
+
+def _object_flags(spec: ObjectSpec, base: str) -> dict[str, Any]:
+    name = spec.name
+    return {
+        "activateable": False, "associateEntityType": None, "associateParentEntity": None,
+        "createable": True, "custom": False, "customSetting": False, "deepCloneable": False,
+        "deletable": True, "deprecatedAndHidden": False, "feedEnabled": name != "Group",
+        "hasSubtypes": False, "isInterface": False, "isSubtype": False,
+        "keyPrefix": spec.prefix, "label": _label(name), "labelPlural": spec.label_plural,
+        "layoutable": True, "mergeable": name in ("Lead", "Contact", "Account"),
+        "mruEnabled": True, "name": name, "queryable": True, "replicateable": True,
+        "retrieveable": True, "searchable": True, "triggerable": True, "undeletable": True,
+        "updateable": True, "urls": {
+            "rowTemplate": f"{base}/sobjects/{name}/{{ID}}",
+            "describe": f"{base}/sobjects/{name}/describe",
+            "sobject": f"{base}/sobjects/{name}",
+        },
+    }  # fmt: skip
+
+
+def describe(spec: ObjectSpec, base: str) -> dict[str, Any]:
+    """``GET /sobjects/{name}/describe``: object keys, then ``fields`` (57 keys each)."""
+    out = _object_flags(spec, base)
+    out.update(
+        {
+            "actionOverrides": [],
+            "childRelationships": [],
+            "compactLayoutable": True,
+            "fields": [_field_describe(f) for f in spec.fields],
+            "namedLayoutInfos": [],
+            "networkScopeFieldName": None,
+            "recordTypeInfos": [],
+            "searchLayoutable": True,
+            "sobjectDescribeOption": "FULL",
+            "supportedScopes": [
+                {"label": "All " + spec.label_plural.lower(), "name": "everything"}
+            ],
+        }
+    )
+    return dict(sorted(out.items()))
+
+
+def describe_global(schema: Schema, base: str) -> dict[str, Any]:
+    """``GET /sobjects``: ``{encoding, maxBatchSize, sobjects}`` as recorded."""
+    return {
+        "encoding": "UTF-8",
+        "maxBatchSize": 200,
+        "sobjects": [dict(sorted(_object_flags(s, base).items())) for s in schema.objects.values()],
+    }
