@@ -3,7 +3,11 @@
     LeadsyncError
     ├── ConfigError      settings or an accounts file is wrong
     ├── ModelError       a scoring model does not validate
-    └── LeadError        an input lead is malformed (bad JSON, naive timestamp…)
+    ├── LeadError        an input lead is malformed (bad JSON, naive timestamp…)
+    └── CrmError         the CRM refused or failed a call
+        ├── CrmAuthError     bad or expired credentials
+        │   └── CrmPermissionError  valid credentials without a scope or permission needed
+        └── CrmRateLimited   a rate limit or the daily quota (less leadsync's reserve) is spent
 
 Each message is written for the person running leadsync: it names the file, line,
 field or record at fault and says what to do. The command line prints it as is,
@@ -37,3 +41,19 @@ class LeadError(LeadsyncError):
         self.where = where
         self.reason = message
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class CrmError(LeadsyncError):
+    """The CRM refused or failed a call, after any retries."""
+
+
+class CrmAuthError(CrmError):
+    """Credentials are bad or expired, or lack a scope or permission leadsync needs."""
+
+
+class CrmPermissionError(CrmAuthError):
+    """The credentials are valid but lack a scope or permission leadsync needs."""
+
+
+class CrmRateLimited(CrmError):
+    """A rate limit or the daily API quota is spent; the run can resume later."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,3 +23,23 @@ class Settings(BaseSettings):
             "before the shipped templates. As JSON: LEADSYNC_MODELS_PATH='[\"./models\"]'."
         ),
     )
+    accounts_file: Path = Field(
+        default=Path("accounts.yaml"), description="The accounts file (see docs/accounts.md)."
+    )
+    state_path: Path = Field(
+        default=Path("~/.local/share/leadsync/state.db"),
+        description="The SQLite state database, unless database_url is set.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="A SQLAlchemy URL for the state, e.g. postgresql+psycopg://user:pw@host/db.",
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="JSON lines when not on a terminal, unless set."
+    )
+    log_level: str = "INFO"
+
+    def state_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.state_path.expanduser()}"

@@ -16,7 +16,7 @@ from leadsync.config import templates
 from leadsync.errors import LeadError, LeadsyncError, ModelError
 from leadsync.scoring.engine import ScoreResult, score
 from leadsync.scoring.model import ScoringModel
-from leadsync.sync import output
+from leadsync.sync import commands, output
 from leadsync.sync.describe import describe_model
 from leadsync.sync.leadfile import read_leads
 
@@ -28,6 +28,14 @@ app = typer.Typer(
 )
 model_app = typer.Typer(help="Check, show and list scoring models.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
+config_app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+config_app.command("check")(commands.config_check)
+app.command("backfill")(commands.backfill)
+app.command("sync")(commands.sync)
+app.command("explain")(commands.explain)
+app.command("runs")(commands.runs)
+app.command("forget")(commands.forget)
 
 EXIT_INVALID_DATA = 1
 EXIT_INVALID_MODEL = 2
@@ -144,6 +152,18 @@ def model_list() -> None:
     for name in templates.template_names():
         spec = templates.resolve_model(name)
         console.print(f"[bold]{name}[/]  {spec.description or ''} [dim](template)[/]")
+
+
+@app.command("demo")
+def demo(
+    contacts: Annotated[int, typer.Option(min=100, help="Contacts in the sandbox.")] = 3000,
+    changed: Annotated[int, typer.Option(min=1, help="Contacts the sandbox changes.")] = 60,
+    seed: Annotated[int, typer.Option(help="The data generator's seed.")] = 7,
+) -> None:
+    """The whole sync on a local HubSpot sandbox: backfill, activity, incremental run."""
+    from leadsync.sync.demo import run_demo
+
+    run_demo(contacts=contacts, seed=seed, changed=changed)
 
 
 @app.command("sandbox")

@@ -1,0 +1,366 @@
+"""The accounts file: which CRM accounts leadsync keeps scored, and how.
+
+```yaml
+accounts:
+  - id: acme
+    crm: hubspot
+    credentials: {token_env: HUBSPOT_TOKEN_ACME}
+    model: b2b-saas
+```
+
+Credentials are always a reference — an environment variable or a secrets file —
+never the secret itself, and they are read as :class:`pydantic.SecretStr` so that no
+log, error or report can print them. The full reference is ``docs/accounts.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from leadsync.errors import ConfigError
+
+_ID = r"^[a-z0-9][a-z0-9_-]*$"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``90s``, ``15m``, ``2h``, ``1d`` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str) and (found := _DURATION.match(value)):
+        return timedelta(seconds=float(found.group(1)) * _UNITS[found.group(2)])
+    raise ValueError("a duration like 90s, 15m, 2h or 1d")
+
+
+class SecretRef(_Strict):
+    """Where a secret lives: an environment variable or a file (first line)."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of 'env' or 'file'")
+        return self
+
+    def resolve(self, what: str) -> SecretStr:
+        """Read the secret now; a missing one is a :class:`ConfigError` saying where to put it."""
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if not value:
+                raise ConfigError(f"{what}: the environment variable {self.env} is not set")
+            return SecretStr(value.strip())
+        assert self.file is not None
+        try:
+            value = self.file.expanduser().read_text(encoding="utf-8").strip().splitlines()[0]
+        except (OSError, IndexError):
+            raise ConfigError(f"{what}: cannot read a secret from {self.file}") from None
+        return SecretStr(value.strip())
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _secret_ref(value: Any) -> Any:
+    """An environment variable's name (shorthand for ``{env: NAME}``) or ``{file: path}``.
+
+    Anything else is taken for a secret written inline and refused, without echoing it.
+    """
+    if isinstance(value, str):
+        if not _ENV_NAME.match(value):
+            raise ValueError(
+                "must name an environment variable (e.g. HUBSPOT_TOKEN_ACME) or a file "
+                "({file: path}); never write the secret itself in this file"
+            )
+        return {"env": value}
+    return value
+
+
+SecretField = Annotated[SecretRef, BeforeValidator(_secret_ref)]
+
+
+class HubSpotCredentials(_Strict):
+    """A private app / Service Key token, or OAuth with a refresh token."""
+
+    token: SecretField | None = None
+    client_id: str | None = None
+    client_secret: SecretField | None = None
+    refresh_token: SecretField | None = None
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> HubSpotCredentials:
+        oauth = (self.client_id, self.client_secret, self.refresh_token)
+        if self.token is None and not all(oauth):
+            raise ValueError(
+                "give 'token' (an env var name or {file: …}), or OAuth's client_id, "
+                "client_secret and refresh_token"
+            )
+        if self.token is not None and any(oauth):
+            raise ValueError("give either 'token' or OAuth's client_id/client_secret/refresh_token")
+        return self
+
+
+class SalesforceCredentials(_Strict):
+    """One of four ways in: client credentials, JWT bearer, refresh token, or a session id.
+
+    - client credentials: ``consumer_key`` + ``consumer_secret`` (+ the org's My Domain
+      as ``instance_url``);
+    - JWT bearer: ``consumer_key`` + ``username`` + ``private_key`` (a file);
+    - refresh token: ``consumer_key`` + ``refresh_token`` (+ ``consumer_secret`` if the
+      connected app requires it);
+    - quick start: ``session_id`` + ``instance_url``.
+    """
+
+    instance_url: str | None = None
+    consumer_key: str | None = None
+    consumer_secret: SecretField | None = None
+    username: str | None = None
+    private_key: SecretField | None = None
+    refresh_token: SecretField | None = None
+    session_id: SecretField | None = None
+
+    def mode(self) -> Literal["client_credentials", "jwt", "refresh_token", "session"]:
+        if self.session_id is not None:
+            return "session"
+        if self.refresh_token is not None:
+            return "refresh_token"
+        if self.private_key is not None:
+            return "jwt"
+        return "client_credentials"
+
+    @model_validator(mode="after")
+    def _complete(self) -> SalesforceCredentials:
+        mode = self.mode()
+        needed = {
+            "session": ("session_id", "instance_url"),
+            "refresh_token": ("consumer_key", "refresh_token"),
+            "jwt": ("consumer_key", "username", "private_key"),
+            "client_credentials": ("consumer_key", "consumer_secret", "instance_url"),
+        }[mode]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(
+                f"{mode.replace('_', ' ')} login needs {', '.join(needed)} "
+                f"(missing: {', '.join(missing)})"
+            )
+        return self
+
+
+class WebActivityObject(_Strict):
+    """A custom object some orgs keep web activity in, mapped to canonical events."""
+
+    object: str
+    lead_field: str
+    """The lookup to the Lead/Contact, e.g. ``Lead__c``."""
+    at_field: str = "CreatedDate"
+    type_field: str | None = None
+    event_type: str = "page_view"
+    """The canonical event type when ``type_field`` is absent or unmapped."""
+    types: dict[str, str] = Field(default_factory=dict)
+    """``type_field`` value → canonical event type."""
+    attributes: dict[str, str] = Field(default_factory=dict)
+    """Canonical attribute (``url``, ``form``…) → field."""
+
+
+class SalesforceOptions(_Strict):
+    objects: list[Literal["Lead", "Contact"]] = Field(
+        default_factory=lambda: ["Lead"], min_length=1
+    )
+    bulk_threshold: int = Field(default=10_000, ge=0)
+    """Backfills above this many records use Bulk API 2.0."""
+    max_concurrent: int = Field(default=4, ge=1)
+    api_version: str = "59.0"
+    web_activity: list[WebActivityObject] = Field(default_factory=list)
+
+
+class FieldNames(_Strict):
+    """The CRM property names leadsync writes."""
+
+    score: str = "lead_score"
+    tier: str = "lead_score_tier"
+    reasons: str = "lead_score_reasons"
+    model: str = "lead_score_model"
+    updated_at: str = "lead_score_updated_at"
+
+
+class TaskSettings(_Strict):
+    """Follow-up tasks created when a lead crosses the MQL threshold."""
+
+    enabled: bool = True
+    subject: str = "MQL: {name} scored {score}"
+    body: str = "{reasons}"
+    due_in: timedelta = timedelta(days=1)
+    round_robin: list[str] = Field(default_factory=list)
+    """Owner ids that take leads without an (active) owner, in turn."""
+    assign_owner: bool = False
+    """Also set the contact's owner to the round-robin pick."""
+    hysteresis: float = Field(default=10, ge=0)
+    """A lead must drop this far below the threshold before a new crossing counts."""
+    cooldown: timedelta = timedelta(days=30)
+    """And the new crossing must come at least this long after the last task."""
+
+    @field_validator("due_in", "cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value)
+
+    @field_validator("subject", "body")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        names = set(re.findall(r"{(\w*)[^}]*}", value))
+        unknown = names - TEMPLATE_FIELDS
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder {{{sorted(unknown)[0]}}} "
+                f"(known: {', '.join('{' + n + '}' for n in sorted(TEMPLATE_FIELDS))})"
+            )
+        return value
+
+
+TEMPLATE_FIELDS = frozenset({"name", "score", "tier", "reasons", "email", "id", "model"})
+
+
+class Schedule(_Strict):
+    """When the daemon runs the account: every ``interval`` or on a ``cron`` expression."""
+
+    interval: timedelta | None = None
+    cron: str | None = None
+    jitter: timedelta = timedelta(seconds=0)
+    full_rescore: str | None = None
+    """A cron expression for a full re-score (decay and windows move with time)."""
+
+    @field_validator("interval", "jitter", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return None if value is None else parse_duration(value)
+
+    @model_validator(mode="after")
+    def _one(self) -> Schedule:
+        if (self.interval is None) == (self.cron is None):
+            raise ValueError("give exactly one of 'interval' or 'cron'")
+        return self
+
+
+class Account(_Strict):
+    id: Annotated[str, Field(pattern=_ID)]
+    crm: Literal["hubspot", "salesforce"]
+    credentials: dict[str, Any]
+    """Checked against the CRM's own credentials class by :meth:`hubspot_credentials`."""
+    host: str | None = None
+    """The CRM's API address; the sandbox's when testing. Default: the CRM's public one."""
+    model: str = "b2b-saas"
+    mapping: dict[str, str] = Field(default_factory=dict)
+    """Canonical property → CRM field, over the CRM's default mapping."""
+    fields: FieldNames = FieldNames()
+    tasks: TaskSettings = TaskSettings()
+    schedule: Schedule | None = None
+    dry_run: bool = False
+    require_consent: bool = False
+    """Score behaviour only for leads whose ``marketing_consent`` property says yes."""
+    rate_limit: int | None = Field(default=None, ge=1)
+    """Requests per ten seconds this account's app may make (default: the CRM's)."""
+    daily_reserve: float = Field(default=0.1, ge=0, lt=1)
+    """Share of the daily API quota left for the account's other integrations."""
+    page_size: int | None = Field(default=None, ge=1)
+
+    salesforce: SalesforceOptions = SalesforceOptions()
+
+    @field_validator("credentials")
+    @classmethod
+    def _credentials(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        kind = {"hubspot": HubSpotCredentials, "salesforce": SalesforceCredentials}
+        if info.data.get("crm") in kind:
+            try:
+                kind[info.data["crm"]].model_validate(value)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                message = str(first["msg"]).removeprefix("Value error, ")
+                if first["type"] == "extra_forbidden":
+                    message = "unknown key"
+                raise ValueError(f"{where}: {message}" if where else message) from None
+        return value
+
+    def hubspot_credentials(self) -> HubSpotCredentials:
+        return HubSpotCredentials.model_validate(self.credentials)
+
+    def salesforce_credentials(self) -> SalesforceCredentials:
+        return SalesforceCredentials.model_validate(self.credentials)
+
+
+class AccountsFile(_Strict):
+    accounts: list[Account]
+
+    @model_validator(mode="after")
+    def _unique(self) -> AccountsFile:
+        seen: set[str] = set()
+        for account in self.accounts:
+            if account.id in seen:
+                raise ValueError(f"two accounts have the id {account.id!r}")
+            seen.add(account.id)
+        return self
+
+    def get(self, account_id: str) -> Account:
+        for account in self.accounts:
+            if account.id == account_id:
+                return account
+        known = ", ".join(a.id for a in self.accounts) or "none"
+        raise ConfigError(f"no account {account_id!r} in the accounts file (known: {known})")
+
+
+def load_accounts(path: str | Path) -> AccountsFile:
+    """Read and validate an accounts file; errors name the file, the account and the field."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the accounts file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: an accounts file is a mapping with an 'accounts' list")
+    try:
+        return AccountsFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_problem(path, data, e) for e in exc.errors())) from None
+
+
+def _problem(path: Path, data: dict[str, Any], error: Any) -> str:
+    loc = list(error["loc"])
+    where = str(path)
+    if len(loc) >= 2 and loc[0] == "accounts" and isinstance(loc[1], int):
+        accounts = data.get("accounts") or []
+        raw = accounts[loc[1]] if loc[1] < len(accounts) else {}
+        name = raw.get("id") if isinstance(raw, dict) else None
+        where += f": account {name!r}" if name else f": accounts[{loc[1]}]"
+        loc = loc[2:]
+    field = ".".join(str(part) for part in loc)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{where}: {field}: {message}" if field else f"{where}: {message}"

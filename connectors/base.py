@@ -1,0 +1,221 @@
+"""The connector contract: what every CRM adapter offers the sync layer.
+
+A connector turns one CRM account into pages of canonical leads and carries score
+writes and follow-up tasks back. It knows nothing of scoring; the sync layer knows
+nothing of HTTP. Implementations register by name in :data:`CONNECTORS`.
+
+Cursors are opaque text the connector makes and reads back: the sync layer stores
+them and hands them back to resume, and only after a page's writes are durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from leadsync.scoring.lead import Lead
+
+if TYPE_CHECKING:
+    from leadsync.config.accounts import Account
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenScore:
+    """What the CRM record holds in leadsync's fields (``None`` when never written)."""
+
+    score: Decimal | None
+    tier: str | None
+    model: str | None
+    updated_at: datetime | None
+
+
+OwnWrites = Callable[[Sequence[str]], Mapping[str, str]]
+"""Lead ids → the modification stamp leadsync's last write left on each (if known)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CrmLead:
+    """A canonical lead plus what the sync needs to write back and assign it."""
+
+    lead: Lead
+    object_type: str
+    """The CRM object: ``contact`` (HubSpot), ``Lead`` or ``Contact`` (Salesforce)."""
+    name: str | None
+    owner_id: str | None
+    owner_active: bool
+    """False when the owner is a queue, deactivated, or unknown: tasks go round-robin."""
+    written: WrittenScore
+    modified_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeadPage:
+    """A page of leads and the cursor to resume from once they are processed."""
+
+    leads: Sequence[CrmLead]
+    cursor: str | None
+    skipped: int = 0
+    """Records seen but not yielded (e.g. changed only by leadsync's own write-back)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreWrite:
+    """The score fields to set on one record (and, optionally, its new owner)."""
+
+    lead_id: str
+    object_type: str
+    score: Decimal
+    tier: str
+    reasons: str
+    model: str
+    updated_at: datetime
+    owner_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRequest:
+    """A follow-up task for one MQL crossing; ``key`` identifies it across retries."""
+
+    key: str
+    lead_id: str
+    object_type: str
+    owner_id: str | None
+    subject: str
+    body: str
+    due_at: datetime
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """Per item: done (with the CRM id, for tasks) or failed (with the CRM's reason)."""
+
+    done: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CrmOwner:
+    id: str
+    email: str | None
+    name: str | None
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ApiUsage:
+    """API calls made by this connector, and what the CRM says is left."""
+
+    calls: Mapping[str, int]
+    """Calls by endpoint name, made by this connector since it was opened."""
+    items: Mapping[str, int] = field(default_factory=dict)
+    """Records sent to (batch writes) or read from (reads) each endpoint."""
+    daily_remaining: int | None = None
+    daily_limit: int | None = None
+    rate_limit_waits: int = 0
+    """Times the client-side limiter made a call wait."""
+    throttled: int = 0
+    """429 (or equivalent) answers received."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def minimum(self, batch_limits: Mapping[str, int]) -> int:
+        """The fewest calls the endpoints' page and batch limits allow for these records.
+
+        ``batch_limits`` maps an endpoint (or a prefix ending in ``.``) to its records
+        per call; endpoints without a limit count as the calls they made.
+        """
+        least = 0
+        for name, calls in self.calls.items():
+            limit = next(
+                (n for key, n in batch_limits.items() if name == key or name.startswith(key)), None
+            )
+            records = self.items.get(name, 0)
+            least += calls if limit is None else -(-records // limit)
+        return least
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """One CRM account, as the sync layer sees it."""
+
+    def changed_leads(self, cursor: str | None, own_writes: OwnWrites) -> Iterator[LeadPage]:
+        """Leads changed since ``cursor``, oldest change first, overlap de-duplicated.
+
+        A record whose last change is leadsync's own write-back (its modification stamp
+        equals the one ``own_writes`` returns for it) is counted in ``skipped`` and
+        neither re-read for engagement nor yielded.
+        """
+        ...
+
+    def cursor_at(self, moment: datetime) -> str:
+        """An incremental cursor for changes after ``moment`` (used once a backfill ends)."""
+        ...
+
+    def all_leads(self, cursor: str | None) -> Iterator[LeadPage]:
+        """Every lead, for a backfill; ``cursor`` resumes an interrupted one."""
+        ...
+
+    def get_lead(self, lead_id: str) -> CrmLead | None:
+        """One lead with its engagement (for ``leadsync explain``); None if it does not exist."""
+        ...
+
+    def existing(self, lead_ids: Sequence[str]) -> set[str]:
+        """Which of these leads still exist, in batches (for ``forget --all-deleted``)."""
+        ...
+
+    def ensure_score_fields(self, tiers: Sequence[str]) -> list[str]:
+        """Create leadsync's fields where missing; returns the names created."""
+        ...
+
+    def write_scores(self, writes: Sequence[ScoreWrite]) -> BatchResult:
+        """Write the given scores, in as few calls as the CRM's batch limits allow.
+
+        ``done`` maps each lead id to the record's modification stamp after the write
+        (what ``own_writes`` later answers), or ``""`` when the CRM does not say.
+        """
+        ...
+
+    def find_tasks(self, keys: Sequence[str]) -> dict[str, str]:
+        """Tasks leadsync already created for these keys (key → CRM task id)."""
+        ...
+
+    def create_tasks(self, tasks: Sequence[TaskRequest]) -> BatchResult:
+        """Create follow-up tasks, in batches; ``done`` maps each key to the task id."""
+        ...
+
+    def owners(self) -> list[CrmOwner]: ...
+
+    def usage(self) -> ApiUsage: ...
+
+    def close(self) -> None: ...
+
+
+ConnectorFactory = Callable[["Account"], Connector]
+
+#: Connectors by CRM name; each module registers itself on import.
+CONNECTORS: dict[str, ConnectorFactory] = {}
+
+
+def register(name: str) -> Callable[[ConnectorFactory], ConnectorFactory]:
+    def add(factory: ConnectorFactory) -> ConnectorFactory:
+        CONNECTORS[name] = factory
+        return factory
+
+    return add
+
+
+def open_connector(account: Account) -> Connector:
+    """The connector for ``account``'s CRM; ``LookupError`` for an unknown one."""
+    from leadsync import connectors  # noqa: F401 - importing registers the built-in ones
+
+    try:
+        factory = CONNECTORS[account.crm]
+    except KeyError:
+        known = ", ".join(sorted(CONNECTORS)) or "none"
+        raise LookupError(f"no connector for CRM {account.crm!r} (known: {known})") from None
+    return factory(account)

@@ -1,0 +1,335 @@
+"""The account commands: config check, backfill, sync, explain, runs, forget, sandbox."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from leadsync.config.accounts import Account, load_accounts
+from leadsync.config.settings import Settings
+from leadsync.config.templates import resolve_model
+from leadsync.connectors.base import Connector, open_connector
+from leadsync.scoring.engine import format_points, score
+from leadsync.scoring.model import ScoringModel
+from leadsync.sync import logs
+from leadsync.sync.pipeline import Change, Mode, RunReport, Sync
+from leadsync.sync.state import StateStore
+
+log = logging.getLogger("leadsync.cli")
+out = Console(highlight=False, soft_wrap=True)
+
+AccountOption = Annotated[str, typer.Option("--account", "-a", help="The account's id.")]
+AccountsFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--accounts", help="The accounts file (default: LEADSYNC_ACCOUNTS_FILE or accounts.yaml)."
+    ),
+]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Write nothing to the CRM; print what would change.")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON lines instead of tables.")]
+
+
+@dataclass
+class Context:
+    settings: Settings
+    account: Account
+    model: ScoringModel
+    store: StateStore
+    connector: Connector
+
+
+@contextlib.contextmanager
+def opened(account_id: str, accounts_file: Path | None) -> Iterator[Context]:
+    """Everything a command needs for one account, closed afterwards."""
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)
+    account = load_accounts(accounts_file or settings.accounts_file).get(account_id)
+    model = resolve_model(account.model)
+    store = StateStore(settings.state_url())
+    try:
+        connector = open_connector(account)
+        try:
+            yield Context(settings, account, model, store, connector)
+        finally:
+            connector.close()
+    finally:
+        store.close()
+
+
+def config_check(
+    path: Annotated[Path, typer.Argument(help="The accounts file to validate.")],
+) -> None:
+    """Validate an accounts file and each account's model; exit 1 with every fault named."""
+    accounts = load_accounts(path)
+    failed = False
+    for account in accounts.accounts:
+        try:
+            model = resolve_model(account.model)
+        except Exception as error:  # a ModelError names the model file and fault
+            failed = True
+            typer.echo(f"{path}: account {account.id!r}: model: {error}", err=True)
+            continue
+        typer.echo(f"{account.id}: {account.crm}, model {model.ref}")
+    if failed:
+        raise typer.Exit(1)
+    typer.echo(f"{path}: valid ({len(accounts.accounts)} accounts)")
+
+
+def backfill(
+    account: AccountOption,
+    dry_run: DryRun = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="Stop after this many leads.")] = None,
+    accounts_file: AccountsFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Score every lead of an account; resumable after Ctrl-C or a crash."""
+    with opened(account, accounts_file) as ctx:
+        report = _run(ctx, "backfill", dry_run, limit, as_json)
+    _summary(report, as_json)
+
+
+def sync(
+    account: AccountOption,
+    dry_run: DryRun = False,
+    accounts_file: AccountsFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """One incremental run: score the leads changed since the last run."""
+    with opened(account, accounts_file) as ctx:
+        report = _run(ctx, "incremental", dry_run, None, as_json)
+    _summary(report, as_json)
+
+
+def _run(ctx: Context, mode: Mode, dry_run: bool, limit: int | None, as_json: bool) -> RunReport:
+    changes: list[Change] = []
+
+    def on_change(change: Change) -> None:
+        if not dry_run:
+            return
+        if as_json:
+            typer.echo(json.dumps({"change": change.as_json()}, ensure_ascii=False))
+        elif len(changes) < 50:
+            changes.append(change)
+
+    runner = Sync(ctx.account, ctx.connector, ctx.store, ctx.model)
+    if sys.stderr.isatty() and not as_json:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as progress:
+            task = progress.add_task(f"{ctx.account.id} {mode}", detail="")
+            started = datetime.now(UTC)
+
+            def on_page(report: RunReport) -> None:
+                seconds = max((datetime.now(UTC) - started).total_seconds(), 1e-6)
+                leads = report.counts["leads"]
+                progress.update(
+                    task,
+                    detail=f"{leads} leads · {report.counts['writes']} writes · "
+                    f"{report.counts['tasks']} tasks · {leads / seconds:,.0f} leads/s",
+                )
+
+            report = runner.run(
+                mode, dry_run=dry_run, limit=limit, on_page=on_page, on_change=on_change
+            )
+    else:
+
+        def on_page(report: RunReport) -> None:
+            log.info("page", extra={"account": ctx.account.id, **report.counts})
+
+        report = runner.run(
+            mode, dry_run=dry_run, limit=limit, on_page=on_page, on_change=on_change
+        )
+    if changes:
+        table = Table(title="What would change (first 50)")
+        for column in ("lead", "score", "tier", "task", "why"):
+            table.add_column(column)
+        for c in changes:
+            old = "—" if c.old_score is None else format_points(c.old_score, signed=False)
+            table.add_row(
+                c.lead_id,
+                f"{old} → {format_points(c.new_score, signed=False)}",
+                f"{c.old_tier or '—'} → {c.new_tier}",
+                "✔" if c.task else "",
+                c.reasons,
+            )
+        out.print(table)
+    return report
+
+
+def _summary(report: RunReport, as_json: bool) -> None:
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "summary": {
+                        "account": report.account_id,
+                        "mode": report.mode,
+                        "dry_run": report.dry_run,
+                        "status": report.status,
+                        "counts": dict(report.counts),
+                        "tiers": dict(report.tiers),
+                    }
+                }
+            )
+        )
+        return
+    c = report.counts
+    verb = "would write" if report.dry_run else "wrote"
+    tiers = " · ".join(f"{name} {count}" for name, count in report.tiers.most_common())
+    out.print(
+        f"{report.account_id} {report.mode}{' (dry run)' if report.dry_run else ''}: "
+        f"{report.status} · {c['leads']} leads scored · {verb} {c['writes']} · "
+        f"{c['unchanged']} unchanged · {c['tasks']} tasks · {c['api_calls']} API calls"
+    )
+    if tiers:
+        out.print(f"tiers: {tiers} · MQL {c['mql']}")
+    if c["write_failures"] or c["task_failures"]:
+        out.print(
+            f"[yellow]{c['write_failures']} writes and {c['task_failures']} tasks failed; "
+            "they are retried at the next run[/]"
+        )
+
+
+def explain(
+    account: AccountOption,
+    contact: Annotated[str, typer.Option("--contact", "-c", help="The CRM record id.")],
+    accounts_file: AccountsFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Score one lead now, live from the CRM, and say why."""
+    with opened(account, accounts_file) as ctx:
+        crm_lead = ctx.connector.get_lead(contact)
+        if crm_lead is None:
+            raise typer.BadParameter(
+                f"no record {contact!r} in account {account!r}", param_hint="--contact"
+            )
+        result = score(crm_lead.lead, ctx.model, datetime.now(UTC))
+    if as_json:
+        from leadsync.sync.output import as_json as result_json
+
+        typer.echo(json.dumps(result_json(result)))
+        return
+    out.print(
+        f"[bold]{crm_lead.name or contact}[/] ({contact}): "
+        f"{format_points(result.score, signed=False)} · {result.tier}"
+        f"{' · MQL' if result.is_mql else ''} · {result.model}"
+    )
+    if crm_lead.written.score is not None:
+        written = crm_lead.written
+        out.print(f"in the CRM now: {format_points(written.score, signed=False)} · {written.tier}")
+    table = Table()
+    for column in ("points", "rule", "count", "group", "before caps"):
+        table.add_column(column)
+    for reason in sorted(result.reasons, key=lambda r: -r.points):
+        table.add_row(
+            format_points(reason.points),
+            reason.title + (f" ({reason.detail})" if reason.detail else ""),
+            str(reason.count),
+            reason.group,
+            format_points(reason.raw_points),
+        )
+    out.print(table)
+
+
+def runs(
+    account: AccountOption, limit: Annotated[int, typer.Option(min=1)] = 20, as_json: AsJson = False
+) -> None:
+    """The account's run history, newest first."""
+    settings = Settings()
+    store = StateStore(settings.state_url())
+    try:
+        history = store.runs(account, limit)
+    finally:
+        store.close()
+    if as_json:
+        for run in history:
+            typer.echo(
+                json.dumps(
+                    {
+                        "id": run.id,
+                        "kind": run.kind,
+                        "status": run.status,
+                        "started_at": run.started_at.isoformat(),
+                        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+                        "counts": run.counts,
+                        "error": run.error,
+                    }
+                )
+            )
+        return
+    table = Table(title=f"{account}: last {len(history)} runs")
+    for column in (
+        "run",
+        "kind",
+        "started",
+        "took",
+        "status",
+        "leads",
+        "writes",
+        "tasks",
+        "API calls",
+        "error",
+    ):
+        table.add_column(column)
+    for run in history:
+        took = f"{(run.ended_at - run.started_at).total_seconds():.1f}s" if run.ended_at else "…"
+        table.add_row(
+            str(run.id),
+            run.kind,
+            run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            took,
+            run.status,
+            str(run.counts.get("leads", 0)),
+            str(run.counts.get("writes", 0)),
+            str(run.counts.get("tasks", 0)),
+            str(run.counts.get("api_calls", 0)),
+            run.error or "",
+        )
+    out.print(table)
+
+
+def forget(
+    account: AccountOption,
+    contact: Annotated[
+        list[str] | None, typer.Option("--contact", "-c", help="A record id (repeatable).")
+    ] = None,
+    all_deleted: Annotated[
+        bool, typer.Option("--all-deleted", help="Every record deleted in the CRM.")
+    ] = False,
+    accounts_file: AccountsFile = None,
+) -> None:
+    """Erase everything leadsync stores about contacts (GDPR right to erasure)."""
+    if not contact and not all_deleted:
+        raise typer.BadParameter("give --contact ID or --all-deleted")
+    if all_deleted:
+        with opened(account, accounts_file) as ctx:
+            known = list(ctx.store.known_leads(account))
+            gone = [i for i in known if i not in ctx.connector.existing(known)]
+            removed = ctx.store.forget(account, [*(contact or []), *gone])
+        out.print(f"{len(gone)} deleted records found; {removed} stored rows erased.")
+        return
+    store = StateStore(Settings().state_url())
+    try:
+        removed = store.forget(account, contact or [])
+    finally:
+        store.close()
+    out.print(f"{removed} stored rows erased for {len(contact or [])} record(s).")

@@ -1,0 +1,101 @@
+"""MQL crossings: when a score creates a follow-up task, for whom, and saying what.
+
+A lead is *armed* until its first task; it re-arms once its score drops below the
+threshold minus the hysteresis. An armed lead at or above the threshold crosses,
+unless its last task is more recent than the cooldown. Each crossing has a key —
+``leadsync:<account>:<lead>:<n>`` — that the connector stores with the task, so a
+crash between recording the crossing and creating the task is reconciled by looking
+the key up, never by creating the task again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from leadsync.config.accounts import TaskSettings
+from leadsync.connectors.base import CrmLead, TaskRequest
+from leadsync.scoring.engine import ScoreResult, format_points
+
+
+@dataclass(frozen=True, slots=True)
+class MqlState:
+    armed: bool
+    last_task_at: datetime | None
+
+
+def next_state(
+    result: ScoreResult,
+    previous: MqlState,
+    threshold: Decimal,
+    settings: TaskSettings,
+    now: datetime,
+) -> tuple[MqlState, bool]:
+    """The lead's new MQL state, and whether this score is a crossing that gets a task."""
+    if result.is_mql:
+        cooled = previous.last_task_at is None or now - previous.last_task_at >= settings.cooldown
+        if previous.armed and cooled and settings.enabled:
+            return MqlState(False, now), True
+        return previous, False
+    if result.score < threshold - Decimal(str(settings.hysteresis)):
+        return MqlState(True, previous.last_task_at), False
+    return previous, False
+
+
+def crossing_key(account_id: str, lead_id: str, number: int) -> str:
+    return f"leadsync:{account_id}:{lead_id}:{number}"
+
+
+class RoundRobin:
+    """Owner ids taken in turn, from a position the state store keeps."""
+
+    def __init__(self, owners: list[str], position: int) -> None:
+        self.owners = owners
+        self.position = position
+
+    def next(self) -> str | None:
+        if not self.owners:
+            return None
+        owner = self.owners[self.position % len(self.owners)]
+        self.position += 1
+        return owner
+
+
+def task_for(
+    key: str,
+    crm_lead: CrmLead,
+    result: ScoreResult,
+    settings: TaskSettings,
+    owner_id: str | None,
+    now: datetime,
+) -> TaskRequest:
+    """The task for one crossing, its subject and body rendered from the templates."""
+    properties = crm_lead.lead.properties
+    email = properties.get("email")
+    values = {
+        "name": crm_lead.name or (str(email) if email else crm_lead.lead.id),
+        "score": format_points(result.score, signed=False),
+        "tier": result.tier,
+        "reasons": result.explanation("\n"),
+        "email": str(email or ""),
+        "id": crm_lead.lead.id,
+        "model": result.model,
+    }
+    return TaskRequest(
+        key=key,
+        lead_id=crm_lead.lead.id,
+        object_type=crm_lead.object_type,
+        owner_id=owner_id,
+        subject=settings.subject.format(**values),
+        body=settings.body.format(**values),
+        due_at=now + settings.due_in,
+    )
+
+
+def pick_owner(crm_lead: CrmLead, robin: RoundRobin) -> tuple[str | None, bool]:
+    """The task's owner, and whether it is a new (round-robin) owner for the lead."""
+    if crm_lead.owner_id and crm_lead.owner_active:
+        return crm_lead.owner_id, False
+    chosen = robin.next()
+    return chosen, chosen is not None

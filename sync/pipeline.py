@@ -1,0 +1,447 @@
+"""One run of one account: fetch → score → diff → write what changed → tasks → cursor.
+
+The cursor advances only after a page's writes and task intents are durable, so a
+run killed at any point leaves state the next run finishes from without writing a
+score twice or creating a task twice:
+
+1. before new pages: retry the score writes the CRM refused last time, and settle
+   the crossings whose task may not exist (looked up by key, created if missing);
+2. per page: score every lead, write only the scores that differ from what the CRM
+   holds, record them and any new crossings in one transaction, create the tasks,
+   then move the cursor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from leadsync.config.accounts import Account
+from leadsync.connectors.base import (
+    BatchResult,
+    Connector,
+    CrmLead,
+    LeadPage,
+    ScoreWrite,
+    TaskRequest,
+)
+from leadsync.errors import LeadsyncError
+from leadsync.scoring.conditions import to_bool
+from leadsync.scoring.engine import ScoreResult, score
+from leadsync.scoring.lead import Lead
+from leadsync.scoring.model import ScoringModel
+from leadsync.sync import mql
+from leadsync.sync.state import Crossing, FailedWrite, StateStore
+
+log = logging.getLogger("leadsync.sync")
+
+Mode = Literal["incremental", "backfill"]
+NO_CONSENT = "behaviour not scored: no marketing consent"
+ROUND_ROBIN = "round_robin"
+FIELDS = "fields"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A score that differs from what the CRM holds (what a dry run reports)."""
+
+    lead_id: str
+    name: str | None
+    old_score: Decimal | None
+    new_score: Decimal
+    old_tier: str | None
+    new_tier: str
+    reasons: str
+    task: bool
+
+    def as_json(self) -> dict[str, Any]:
+        def number(value: Decimal | None) -> float | int | None:
+            if value is None:
+                return None
+            return int(value) if value == value.to_integral_value() else float(value)
+
+        return {
+            "id": self.lead_id,
+            "name": self.name,
+            "old_score": number(self.old_score),
+            "score": number(self.new_score),
+            "old_tier": self.old_tier,
+            "tier": self.new_tier,
+            "reasons": self.reasons,
+            "task": self.task,
+        }
+
+
+@dataclass(slots=True)
+class RunReport:
+    run_id: int | None
+    account_id: str
+    mode: Mode
+    dry_run: bool
+    status: str = "running"
+    counts: Counter[str] = field(default_factory=Counter)
+    tiers: Counter[str] = field(default_factory=Counter)
+    error: str | None = None
+
+
+class Sync:
+    """Runs an account's connector, the engine and the state store together."""
+
+    def __init__(
+        self,
+        account: Account,
+        connector: Connector,
+        store: StateStore,
+        model: ScoringModel,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.account = account
+        self.connector = connector
+        self.store = store
+        self.model = model
+        self.clock = clock
+        self.threshold = Decimal(str(model.mql_threshold))
+
+    def run(
+        self,
+        mode: Mode,
+        *,
+        dry_run: bool = False,
+        limit: int | None = None,
+        on_page: Callable[[RunReport], None] | None = None,
+        on_change: Callable[[Change], None] | None = None,
+    ) -> RunReport:
+        """One run; ``on_page`` sees the report grow, ``on_change`` each score change."""
+        account_id = self.account.id
+        dry_run = dry_run or self.account.dry_run
+        report = RunReport(None, account_id, mode, dry_run)
+        if not dry_run:
+            report.run_id = self.store.start_run(account_id, mode)
+        started = self.clock()
+        try:
+            if not dry_run:
+                self._ensure_fields(report)
+                self._retry_failed_writes(report)
+                self._settle_crossings(report)
+            cursor = self.store.cursor(account_id, mode)
+            if mode == "backfill":
+                pages = self.connector.all_leads(cursor)
+            else:
+                pages = self.connector.changed_leads(
+                    cursor, lambda ids: self.store.own_writes(account_id, ids)
+                )
+            finished = True
+            for page in pages:
+                complete = self._page(page, report, dry_run, limit, on_change)
+                if on_page:
+                    on_page(report)
+                if not complete:
+                    finished = False
+                    break
+            if finished and mode == "backfill" and not dry_run:
+                with self.store.transaction() as conn:
+                    self.store.set_cursor(conn, account_id, "backfill", None)
+                    if self.store.cursor(account_id, "incremental") is None:
+                        self.store.set_cursor(
+                            conn, account_id, "incremental", self.connector.cursor_at(started)
+                        )
+            report.status = "ok" if finished else "partial"
+        except LeadsyncError as error:
+            report.status, report.error = "failed", str(error)
+            raise
+        except BaseException as error:
+            report.status, report.error = "interrupted", type(error).__name__
+            raise
+        finally:
+            usage = self.connector.usage()
+            report.counts["api_calls"] = usage.total
+            report.counts["rate_limit_waits"] = usage.rate_limit_waits
+            report.counts["throttled"] = usage.throttled
+            if report.run_id is not None:
+                self.store.finish_run(
+                    report.run_id, report.status, dict(report.counts), report.error
+                )
+            log.info(
+                "run %s",
+                report.status,
+                extra={"account": account_id, "run": report.run_id, "mode": mode, **report.counts},
+            )
+        return report
+
+    # --- a page ------------------------------------------------------------------------
+
+    def _page(
+        self,
+        page: LeadPage,
+        report: RunReport,
+        dry_run: bool,
+        limit: int | None,
+        on_change: Callable[[Change], None] | None,
+    ) -> bool:
+        """Process a page; False when ``limit`` cut it short (its cursor is not saved)."""
+        account_id = self.account.id
+        leads = list(page.leads)
+        complete = True
+        if limit is not None and report.counts["leads"] + len(leads) > limit:
+            leads = leads[: max(0, limit - report.counts["leads"])]
+            complete = False
+        report.counts["skipped_own_writes"] += page.skipped
+        now = self.clock()
+        stored = self.store.scores(account_id, [c.lead.id for c in leads])
+        robin = self._round_robin()
+        writes: list[ScoreWrite] = []
+        rows: dict[str, dict[str, Any]] = {}
+        tasks: list[tuple[CrmLead, ScoreResult, str | None]] = []
+        for crm_lead in leads:
+            result, reasons = self._score(crm_lead.lead, now)
+            report.counts["leads"] += 1
+            report.tiers[result.tier] += 1
+            report.counts["mql"] += result.is_mql
+            previous = stored.get(crm_lead.lead.id)
+            state = mql.MqlState(
+                previous.mql_armed if previous else True,
+                previous.last_task_at if previous else None,
+            )
+            state, crossing = mql.next_state(result, state, self.threshold, self.account.tasks, now)
+            owner, new_owner = (None, False)
+            if crossing:
+                owner, new_owner = mql.pick_owner(crm_lead, robin)
+                tasks.append((crm_lead, result, owner))
+            digest = _digest(result.score, result.tier, result.model, reasons)
+            written = crm_lead.written
+            in_crm = (written.score, written.tier, written.model)
+            unchanged = in_crm == (result.score, result.tier, result.model) and (
+                previous is None or previous.digest == digest
+            )
+            set_owner = owner if (new_owner and self.account.tasks.assign_owner) else None
+            if unchanged and set_owner is None:
+                report.counts["unchanged"] += 1
+            else:
+                writes.append(
+                    ScoreWrite(
+                        crm_lead.lead.id,
+                        crm_lead.object_type,
+                        result.score,
+                        result.tier,
+                        reasons,
+                        result.model,
+                        now,
+                        set_owner,
+                    )
+                )
+                if on_change:
+                    on_change(
+                        Change(
+                            crm_lead.lead.id,
+                            crm_lead.name,
+                            written.score,
+                            result.score,
+                            written.tier,
+                            result.tier,
+                            reasons,
+                            crossing,
+                        )
+                    )
+            rows[crm_lead.lead.id] = {
+                "lead_id": crm_lead.lead.id,
+                "score": result.score,
+                "tier": result.tier,
+                "model": result.model,
+                "digest": digest,
+                "mql_armed": state.armed,
+                "last_task_at": state.last_task_at,
+                "crm_stamp": previous.crm_stamp if previous else None,
+            }
+        if dry_run:
+            report.counts["writes"] += len(writes)
+            report.counts["tasks"] += len(tasks)
+            return complete
+        outcome = self.connector.write_scores(writes) if writes else BatchResult()
+        report.counts["writes"] += len(outcome.done)
+        report.counts["write_failures"] += len(outcome.failed)
+        by_id = {w.lead_id: w for w in writes}
+        for lead_id, stamp in outcome.done.items():
+            rows[lead_id]["crm_stamp"] = stamp or None
+        for lead_id in outcome.failed:  # not written: keep the MQL state, force a rewrite
+            rows[lead_id].update(digest="", crm_stamp=None)
+        crossings = [
+            self._crossing(crm_lead, result, owner, now) for crm_lead, result, owner in tasks
+        ]
+        with self.store.transaction() as conn:
+            self.store.save_scores(conn, account_id, rows.values())
+            self.store.record_failed_writes(
+                conn,
+                account_id,
+                [
+                    FailedWrite(
+                        lead_id,
+                        by_id[lead_id].object_type,
+                        _write_payload(by_id[lead_id]),
+                        error,
+                        0,
+                    )
+                    for lead_id, error in outcome.failed.items()
+                ],
+            )
+            self.store.clear_failed_writes(conn, account_id, outcome.done)
+            for crossing in crossings:
+                self.store.add_crossing(conn, account_id, crossing)
+            self.store.set_cursor(conn, account_id, ROUND_ROBIN, str(robin.position))
+        self._create_tasks(crossings, report)
+        if complete:
+            with self.store.transaction() as conn:
+                self.store.set_cursor(conn, account_id, report.mode, page.cursor)
+        return complete
+
+    def _score(self, lead: Lead, now: datetime) -> tuple[ScoreResult, str]:
+        if (
+            self.account.require_consent
+            and to_bool(lead.properties.get("marketing_consent")) is not True
+        ):
+            result = score(Lead(lead.id, lead.properties, ()), self.model, now)
+            explanation = result.explanation()
+            return result, f"{explanation} · {NO_CONSENT}" if explanation else NO_CONSENT
+        result = score(lead, self.model, now)
+        return result, result.explanation()
+
+    # --- tasks ---------------------------------------------------------------------------
+
+    def _crossing(
+        self, crm_lead: CrmLead, result: ScoreResult, owner: str | None, now: datetime
+    ) -> Crossing:
+        number = self.store.crossing_count(self.account.id, crm_lead.lead.id) + 1
+        key = mql.crossing_key(self.account.id, crm_lead.lead.id, number)
+        task = mql.task_for(key, crm_lead, result, self.account.tasks, owner, now)
+        return Crossing(
+            key, crm_lead.lead.id, crm_lead.object_type, "intent", None, _task_payload(task)
+        )
+
+    def _create_tasks(self, crossings: Sequence[Crossing], report: RunReport) -> None:
+        if not crossings:
+            return
+        outcome = self.connector.create_tasks([_task_from(c) for c in crossings])
+        report.counts["tasks"] += len(outcome.done)
+        report.counts["task_failures"] += len(outcome.failed)
+        self.store.mark_crossings(
+            self.account.id,
+            {
+                **{key: ("created", task_id) for key, task_id in outcome.done.items()},
+                **{key: ("failed", None) for key in outcome.failed},
+            },
+        )
+
+    def _settle_crossings(self, report: RunReport) -> None:
+        """Tasks whose creation a crash may have interrupted: find them, or create them."""
+        pending = self.store.pending_crossings(self.account.id)
+        if not pending:
+            return
+        found = self.connector.find_tasks([c.key for c in pending])
+        if found:
+            self.store.mark_crossings(
+                self.account.id, {k: ("created", v) for k, v in found.items()}
+            )
+            report.counts["tasks_reconciled"] += len(found)
+        self._create_tasks([c for c in pending if c.key not in found], report)
+
+    def _round_robin(self) -> mql.RoundRobin:
+        position = self.store.cursor(self.account.id, ROUND_ROBIN)
+        return mql.RoundRobin(self.account.tasks.round_robin, int(position or 0))
+
+    # --- before the pages ----------------------------------------------------------------
+
+    def _ensure_fields(self, report: RunReport) -> None:
+        """Create the score fields once per set of tiers, not at every run."""
+        tiers = [t.name for t in self.model.tiers]
+        wanted = json.dumps({"fields": self.account.fields.model_dump(), "tiers": tiers})
+        if self.store.cursor(self.account.id, FIELDS) == wanted:
+            return
+        created = self.connector.ensure_score_fields(tiers)
+        report.counts["fields_created"] += len(created)
+        with self.store.transaction() as conn:
+            self.store.set_cursor(conn, self.account.id, FIELDS, wanted)
+
+    def _retry_failed_writes(self, report: RunReport) -> None:
+        failures = self.store.failed_writes(self.account.id)
+        if not failures:
+            return
+        writes = [_write_from(f) for f in failures]
+        outcome = self.connector.write_scores(writes)
+        report.counts["writes_retried"] += len(outcome.done)
+        by_id = {w.lead_id: w for w in writes}
+        written = {
+            lead_id: (_digest(w.score, w.tier, w.model, w.reasons), stamp or None)
+            for lead_id, stamp in outcome.done.items()
+            for w in [by_id[lead_id]]
+        }
+        with self.store.transaction() as conn:
+            self.store.mark_written(conn, self.account.id, written)
+            self.store.clear_failed_writes(conn, self.account.id, outcome.done)
+            self.store.record_failed_writes(
+                conn,
+                self.account.id,
+                [
+                    FailedWrite(f.lead_id, f.object_type, f.payload, outcome.failed[f.lead_id], 0)
+                    for f in failures
+                    if f.lead_id in outcome.failed
+                ],
+            )
+
+
+def _digest(score: Decimal, tier: str, model: str, reasons: str) -> str:
+    """What identifies a written score: any change to it means a write."""
+    text = f"{score}|{tier}|{model}|{reasons}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _write_payload(write: ScoreWrite) -> dict[str, Any]:
+    return {
+        "score": str(write.score),
+        "tier": write.tier,
+        "reasons": write.reasons,
+        "model": write.model,
+        "updated_at": write.updated_at.isoformat(),
+        "owner_id": write.owner_id,
+    }
+
+
+def _write_from(failure: FailedWrite) -> ScoreWrite:
+    p = failure.payload
+    return ScoreWrite(
+        failure.lead_id,
+        failure.object_type,
+        Decimal(p["score"]),
+        p["tier"],
+        p["reasons"],
+        p["model"],
+        datetime.fromisoformat(p["updated_at"]),
+        p.get("owner_id"),
+    )
+
+
+def _task_payload(task: TaskRequest) -> dict[str, Any]:
+    return {
+        "owner_id": task.owner_id,
+        "subject": task.subject,
+        "body": task.body,
+        "due_at": task.due_at.isoformat(),
+    }
+
+
+def _task_from(crossing: Crossing) -> TaskRequest:
+    p = crossing.payload
+    return TaskRequest(
+        crossing.key,
+        crossing.lead_id,
+        crossing.object_type,
+        p["owner_id"],
+        p["subject"],
+        p["body"],
+        datetime.fromisoformat(p["due_at"]),
+    )

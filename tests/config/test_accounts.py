@@ -1,0 +1,102 @@
+"""The accounts file: validation messages name the account and field; secrets stay secret."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from leadsync.config.accounts import load_accounts
+from leadsync.errors import ConfigError
+
+GOOD = """
+accounts:
+  - id: acme
+    crm: hubspot
+    credentials: {token: HUBSPOT_TOKEN_ACME}
+    model: b2b-saas
+    mapping: {industry: industry_custom}
+    tasks: {due_in: 2h, round_robin: ["101", "102"], cooldown: 14d}
+    schedule: {interval: 15m, jitter: 30s}
+  - id: globex
+    crm: hubspot
+    credentials:
+      client_id: abc
+      client_secret: {file: /run/secrets/globex}
+      refresh_token: GLOBEX_REFRESH
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "accounts.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_valid_file(tmp_path, monkeypatch):
+    accounts = load_accounts(write(tmp_path, GOOD))
+    acme = accounts.get("acme")
+    assert acme.tasks.due_in == timedelta(hours=2)
+    assert acme.schedule.interval == timedelta(minutes=15)
+    monkeypatch.setenv("HUBSPOT_TOKEN_ACME", "pat-na1-secret")
+    token = acme.hubspot_credentials().token.resolve("acme")
+    assert token.get_secret_value() == "pat-na1-secret"
+    assert "secret" not in repr(token) and "secret" not in str(token)
+    with pytest.raises(ConfigError, match=r"no account 'nope'.*known: acme, globex"):
+        accounts.get("nope")
+
+
+def test_missing_env_var_says_which(tmp_path, monkeypatch):
+    monkeypatch.delenv("HUBSPOT_TOKEN_ACME", raising=False)
+    acme = load_accounts(write(tmp_path, GOOD)).get("acme")
+    with pytest.raises(ConfigError, match="the environment variable HUBSPOT_TOKEN_ACME is not set"):
+        acme.hubspot_credentials().token.resolve("account acme")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "accounts:\n  - {id: acme, crm: zoho, credentials: {token: T}}",
+            "account 'acme': crm: Input should be 'hubspot' or 'salesforce'",
+        ),
+        (
+            "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: T}, modle: x}",
+            "account 'acme': modle: unknown key",
+        ),
+        (
+            "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: T}, tasks: {due_in: soon}}",
+            "account 'acme': tasks.due_in: a duration like 90s, 15m, 2h or 1d",
+        ),
+        (
+            "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: T}, tasks: {subject: 'MQL {nom}'}}",
+            "unknown placeholder {nom}",
+        ),
+        (
+            "accounts:\n  - {id: acme, crm: hubspot, credentials: {}}",
+            "account 'acme': credentials: give 'token'",
+        ),
+        (
+            "accounts:\n  - {id: a, crm: hubspot, credentials: {token: T}}\n  - {id: a, crm: hubspot, credentials: {token: T}}",
+            "two accounts have the id 'a'",
+        ),
+        (
+            "accounts:\n  - {crm: hubspot, credentials: {token: T}}",
+            "accounts[0]: id: Field required",
+        ),
+        ("[]", "an accounts file is a mapping"),
+    ],
+)
+def test_errors_name_account_and_field(tmp_path, text, message):
+    with pytest.raises(ConfigError) as caught:
+        load_accounts(write(tmp_path, text))
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(str(tmp_path / "accounts.yaml"))
+
+
+def test_an_inline_token_is_refused_without_being_echoed(tmp_path):
+    text = "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: pat-na1-1234-abcd}}"
+    with pytest.raises(ConfigError) as caught:
+        load_accounts(write(tmp_path, text))
+    assert "never write the secret itself" in str(caught.value)
+    assert "pat-na1" not in str(caught.value)
