@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -154,11 +153,10 @@ def test_conversion_is_correlated_with_behaviour_and_fit(
     assert 0.05 < rate([p.converted for p in dataset.people]) < 0.5
 
 
-def test_ten_thousand_people_generate_fast() -> None:
-    started = time.perf_counter()
+def test_ten_thousand_people_generate() -> None:
+    # How fast: benchmarks/bench_sandbox.py (speed is measured there, not asserted here).
     data = generate(10_000, seed=2, as_of=datetime(2027, 3, 1, tzinfo=UTC))
     assert len(data.people) == 10_000
-    assert time.perf_counter() - started < 5.0
 
 
 def test_kinds_are_the_canonical_event_types() -> None:

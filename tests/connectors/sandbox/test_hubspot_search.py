@@ -176,9 +176,7 @@ def test_five_groups_of_six_up_to_eighteen_filters_pass(hubspot_client: HubSpot)
 
 
 def test_paging_past_ten_thousand_results_is_a_400() -> None:
-    started = time.perf_counter()
     with HubSpotSandbox(contacts=10_050, seed=1, search_per_second=1000) as sb:
-        assert time.perf_counter() - started < 5.0  # 10,000 contacts generate and load
         client = HubSpot(access_token=sb.token, host=sb.url, retry=Retry(0))
         api = client.crm.contacts.search_api
         sort = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]

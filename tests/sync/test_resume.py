@@ -1,0 +1,133 @@
+"""A backfill killed mid-run (SIGKILL, a real subprocess) and restarted ends right."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from hubspot import HubSpot
+
+from leadsync.config.accounts import Account
+from leadsync.config.templates import resolve_model
+from leadsync.connectors.hubspot import HubSpotConnector
+from leadsync.connectors.sandbox.faults import Faults
+from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
+from leadsync.scoring.engine import score
+
+LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
+
+
+def wait_for(condition, deadline_s: float = 60, what: str = "") -> None:
+    end = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def all_contacts(client: HubSpot) -> dict[str, dict]:
+    found, after = {}, None
+    while True:
+        page = client.crm.contacts.basic_api.get_page(
+            limit=100, after=after, properties=["lead_score"]
+        )
+        found.update({c.id: c.properties for c in page.results})
+        if page.paging is None or page.paging.next is None:
+            return found
+        after = page.paging.next.after
+
+
+def all_tasks(client: HubSpot) -> list:
+    tasks, after = [], None
+    while True:
+        page = client.crm.objects.tasks.basic_api.get_page(
+            limit=100, after=after, associations=["contacts"]
+        )
+        tasks += page.results
+        if page.paging is None or page.paging.next is None:
+            return tasks
+        after = page.paging.next.after
+
+
+def test_a_killed_backfill_resumes_without_losing_or_duplicating(tmp_path):
+    with HubSpotSandbox(
+        contacts=2500,
+        seed=21,
+        faults=Faults(latency_ms=10),
+        ten_second_limit=10**6,
+        search_per_second=1000,
+    ) as sandbox:
+        (tmp_path / "accounts.yaml").write_text(
+            "accounts:\n"
+            f"  - {{id: acme, crm: hubspot, credentials: {{token: TEST_TOKEN}}, host: '{sandbox.url}'}}\n"
+        )
+        env = {
+            **os.environ,
+            "TEST_TOKEN": sandbox.token,
+            "LEADSYNC_STATE_PATH": str(tmp_path / "state.db"),
+            "LEADSYNC_ACCOUNTS_FILE": str(tmp_path / "accounts.yaml"),
+        }
+
+        def writes() -> int:
+            return sum(sandbox.counters.snapshot().get("contacts.batch_update", {}).values())
+
+        first = subprocess.Popen(
+            [LEADSYNC, "backfill", "--account", "acme"], env=env, stderr=subprocess.PIPE
+        )
+        wait_for(lambda: writes() >= 12 or first.poll() is not None, what="the first writes")
+        first.kill()
+        first.wait()
+        assert writes() < 25, "the run finished before it could be killed"
+
+        done = subprocess.run(
+            [LEADSYNC, "backfill", "--account", "acme"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        sandbox.faults.clear()
+
+        client = HubSpot(access_token=sandbox.token, host=sandbox.url)
+        crm = all_contacts(client)
+        account = Account.model_validate(
+            {
+                "id": "acme",
+                "crm": "hubspot",
+                "credentials": {"token": "TEST_TOKEN"},
+                "host": sandbox.url,
+            }
+        )
+        os.environ["TEST_TOKEN"] = sandbox.token
+        connector = HubSpotConnector(account)
+        model, now = resolve_model("b2b-saas"), datetime.now(UTC)
+        expected = {
+            crm_lead.lead.id: score(crm_lead.lead, model, now)
+            for page in connector.all_leads(None)
+            for crm_lead in page.leads
+        }
+        connector.close()
+        assert {cid: Decimal(p["lead_score"]) for cid, p in crm.items()} == {
+            cid: r.score for cid, r in expected.items()
+        }
+        per_contact = Counter(
+            a.id for t in all_tasks(client) for a in t.associations["contacts"].results
+        )
+        assert max(per_contact.values()) == 1
+        assert set(per_contact) == {cid for cid, r in expected.items() if r.is_mql}
+
+        runs = subprocess.run(
+            [LEADSYNC, "runs", "--account", "acme", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        statuses = [line for line in runs.stdout.splitlines()]
+        assert '"status": "ok"' in statuses[0] and '"status": "running"' in statuses[1]
