@@ -168,7 +168,8 @@ class Sync:
                 self.store.finish_run(
                     report.run_id, report.status, dict(report.counts), report.error
                 )
-            log.info(
+            log.log(
+                logging.INFO if report.status == "ok" else logging.WARNING,
                 "run %s",
                 report.status,
                 extra={"account": account_id, "run": report.run_id, "mode": mode, **report.counts},

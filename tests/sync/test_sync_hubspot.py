@@ -19,7 +19,6 @@ from leadsync.config.templates import resolve_model
 from leadsync.connectors.hubspot import HubSpotConnector
 from leadsync.connectors.ratelimit import RateLimiter
 from leadsync.connectors.retry import RetryPolicy
-from leadsync.connectors.sandbox.faults import Faults
 from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
 from leadsync.errors import CrmAuthError
 from leadsync.scoring.engine import score
@@ -54,7 +53,9 @@ class Hub:
         found: dict[str, dict[str, str | None]] = {}
         after = None
         while True:
-            page = self.client.crm.contacts.basic_api.get_page(limit=100, after=after, properties=PROPS)
+            page = self.client.crm.contacts.basic_api.get_page(
+                limit=100, after=after, properties=PROPS
+            )
             found.update({c.id: c.properties for c in page.results})
             if page.paging is None or page.paging.next is None:
                 return found
@@ -75,7 +76,9 @@ class Hub:
 
     def tasks(self) -> list:
         return self.client.crm.objects.tasks.basic_api.get_page(
-            limit=100, properties=["hs_task_subject", "hs_task_body", "hubspot_owner_id"], associations=["contacts"]
+            limit=100,
+            properties=["hs_task_subject", "hs_task_body", "hubspot_owner_id"],
+            associations=["contacts"],
         ).results
 
     def set_titles(self, titles: dict[str, str]) -> None:
@@ -88,7 +91,9 @@ class Hub:
 
 @pytest.fixture
 def hub(tmp_path, monkeypatch) -> Iterator[Hub]:
-    sandbox = HubSpotSandbox(contacts=300, seed=11, search_per_second=10_000, ten_second_limit=10**6).start()
+    sandbox = HubSpotSandbox(
+        contacts=300, seed=11, search_per_second=10_000, ten_second_limit=10**6
+    ).start()
     env = f"LEADSYNC_TEST_TOKEN_{next(_numbers)}"
     monkeypatch.setenv(env, sandbox.token)
     account = Account.model_validate(
@@ -107,7 +112,9 @@ def test_backfill_writes_the_engine_score_to_every_contact_then_nothing(hub):
     crm = hub.crm_scores()
     expected = hub.engine_scores()
     assert {cid: Decimal(p["lead_score"]) for cid, p in crm.items()} == expected
-    assert all(p["lead_score_model"] == "b2b-saas@1.0" and p["lead_score_tier"] for p in crm.values())
+    assert all(
+        p["lead_score_model"] == "b2b-saas@1.0" and p["lead_score_tier"] for p in crm.values()
+    )
     tasks_after_backfill = len(hub.tasks())
     assert tasks_after_backfill == report.counts["mql"] == report.counts["tasks"]
 
@@ -124,7 +131,8 @@ def test_changing_three_contacts_rewrites_exactly_those(hub):
     plain = [
         cid
         for cid, p in scores.items()
-        if Decimal(p["lead_score"]) < 40 and "executive title" not in (p["lead_score_reasons"] or "")
+        if Decimal(p["lead_score"]) < 40
+        and "executive title" not in (p["lead_score_reasons"] or "")
     ][:3]
     hub.set_titles(dict.fromkeys(plain, "Chief Executive Officer"))
     changes = []
@@ -140,10 +148,17 @@ def test_a_crossing_creates_exactly_one_task_for_the_owner(hub):
     hub.run("backfill")
     before = {t.id for t in hub.tasks()}
     scores = hub.crm_scores()
-    candidates = [cid for cid, p in scores.items() if 51 <= Decimal(p["lead_score"]) < 71 and "executive title" not in (p["lead_score_reasons"] or "")]
+    candidates = [
+        cid
+        for cid, p in scores.items()
+        if 51 <= Decimal(p["lead_score"]) < 71
+        and "executive title" not in (p["lead_score_reasons"] or "")
+    ]
     assert candidates, "the generated data has a warm lead without an executive title"
     cid = candidates[0]
-    owner = hub.client.crm.contacts.basic_api.get_by_id(cid, properties=["hubspot_owner_id"]).properties["hubspot_owner_id"]
+    owner = hub.client.crm.contacts.basic_api.get_by_id(
+        cid, properties=["hubspot_owner_id"]
+    ).properties["hubspot_owner_id"]
     hub.set_titles({cid: "VP Marketing"})
     report = hub.run("incremental")
     assert report.counts["tasks"] == 1
@@ -178,5 +193,5 @@ def test_a_bad_token_is_one_clear_message(hub, monkeypatch):
     with pytest.raises(CrmAuthError) as caught:
         hub.run("backfill")
     message = str(caught.value)
-    assert "pat-wrong" not in message and "401" in message or "invalid" in message.lower()
+    assert ("pat-wrong" not in message and "401" in message) or "invalid" in message.lower()
     assert hub.store.runs("acme")[0].status == "failed"
