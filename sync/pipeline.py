@@ -38,7 +38,8 @@ from leadsync.scoring.engine import ScoreResult, score
 from leadsync.scoring.lead import Lead
 from leadsync.scoring.model import ScoringModel
 from leadsync.sync import mql
-from leadsync.sync.state import Crossing, FailedWrite, StateStore
+from leadsync.sync.output import number
+from leadsync.sync.state import Crossing, FailedWrite, StateStore, StoredScore
 
 log = logging.getLogger("leadsync.sync")
 
@@ -62,15 +63,10 @@ class Change:
     task: bool
 
     def as_json(self) -> dict[str, Any]:
-        def number(value: Decimal | None) -> float | int | None:
-            if value is None:
-                return None
-            return int(value) if value == value.to_integral_value() else float(value)
-
         return {
             "id": self.lead_id,
             "name": self.name,
-            "old_score": number(self.old_score),
+            "old_score": None if self.old_score is None else number(self.old_score),
             "score": number(self.new_score),
             "old_tier": self.old_tier,
             "tier": self.new_tier,
@@ -205,61 +201,30 @@ class Sync:
             report.counts["leads"] += 1
             report.tiers[result.tier] += 1
             report.counts["mql"] += result.is_mql
-            previous = stored.get(crm_lead.lead.id)
-            state = mql.MqlState(
-                previous.mql_armed if previous else True,
-                previous.last_task_at if previous else None,
+            write, row, crossing, owner = self._decide(
+                crm_lead, result, reasons, stored.get(crm_lead.lead.id), robin, now
             )
-            state, crossing = mql.next_state(result, state, self.threshold, self.account.tasks, now)
-            owner, new_owner = (None, False)
+            rows[crm_lead.lead.id] = row
             if crossing:
-                owner, new_owner = mql.pick_owner(crm_lead, robin)
                 tasks.append((crm_lead, result, owner))
-            digest = _digest(result.score, result.tier, result.model, reasons)
-            written = crm_lead.written
-            in_crm = (written.score, written.tier, written.model)
-            unchanged = in_crm == (result.score, result.tier, result.model) and (
-                previous is None or previous.digest == digest
-            )
-            set_owner = owner if (new_owner and self.account.tasks.assign_owner) else None
-            if unchanged and set_owner is None:
+            if write is None:
                 report.counts["unchanged"] += 1
-            else:
-                writes.append(
-                    ScoreWrite(
-                        crm_lead.lead.id,
-                        crm_lead.object_type,
+                continue
+            writes.append(write)
+            if on_change:
+                written = crm_lead.written
+                on_change(
+                    Change(
+                        write.lead_id,
+                        crm_lead.name,
+                        written.score,
                         result.score,
+                        written.tier,
                         result.tier,
                         reasons,
-                        result.model,
-                        now,
-                        set_owner,
+                        crossing,
                     )
                 )
-                if on_change:
-                    on_change(
-                        Change(
-                            crm_lead.lead.id,
-                            crm_lead.name,
-                            written.score,
-                            result.score,
-                            written.tier,
-                            result.tier,
-                            reasons,
-                            crossing,
-                        )
-                    )
-            rows[crm_lead.lead.id] = {
-                "lead_id": crm_lead.lead.id,
-                "score": result.score,
-                "tier": result.tier,
-                "model": result.model,
-                "digest": digest,
-                "mql_armed": state.armed,
-                "last_task_at": state.last_task_at,
-                "crm_stamp": previous.crm_stamp if previous else None,
-            }
         if dry_run:
             report.counts["writes"] += len(writes)
             report.counts["tasks"] += len(tasks)
@@ -300,6 +265,57 @@ class Sync:
             with self.store.transaction() as conn:
                 self.store.set_cursor(conn, account_id, report.mode, page.cursor)
         return complete
+
+    def _decide(
+        self,
+        crm_lead: CrmLead,
+        result: ScoreResult,
+        reasons: str,
+        previous: StoredScore | None,
+        robin: mql.RoundRobin,
+        now: datetime,
+    ) -> tuple[ScoreWrite | None, dict[str, Any], bool, str | None]:
+        """For one scored lead: the write it needs (None if the CRM has it), its state
+        row, whether it crossed the MQL threshold, and the task's owner if it did."""
+        state = mql.MqlState(
+            previous.mql_armed if previous else True, previous.last_task_at if previous else None
+        )
+        state, crossing = mql.next_state(result, state, self.threshold, self.account.tasks, now)
+        owner: str | None = None
+        new_owner = False
+        if crossing:
+            owner, new_owner = mql.pick_owner(crm_lead, robin)
+        digest = _digest(result.score, result.tier, result.model, reasons)
+        written = crm_lead.written
+        in_crm = (written.score, written.tier, written.model) == (
+            result.score,
+            result.tier,
+            result.model,
+        )
+        set_owner = owner if (new_owner and self.account.tasks.assign_owner) else None
+        write = None
+        if not in_crm or (previous is not None and previous.digest != digest) or set_owner:
+            write = ScoreWrite(
+                crm_lead.lead.id,
+                crm_lead.object_type,
+                result.score,
+                result.tier,
+                reasons,
+                result.model,
+                now,
+                set_owner,
+            )
+        row = {
+            "lead_id": crm_lead.lead.id,
+            "score": result.score,
+            "tier": result.tier,
+            "model": result.model,
+            "digest": digest,
+            "mql_armed": state.armed,
+            "last_task_at": state.last_task_at,
+            "crm_stamp": previous.crm_stamp if previous else None,
+        }
+        return write, row, crossing, owner
 
     def _score(self, lead: Lead, now: datetime) -> tuple[ScoreResult, str]:
         if (

@@ -224,16 +224,7 @@ class StateStore:
 
     def pending_crossings(self, account_id: str) -> list[Crossing]:
         """Crossings whose task may not exist yet: create or reconcile them first."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(crossings)
-                .where(crossings.c.account_id == account_id, crossings.c.state != "created")
-                .order_by(crossings.c.id)
-            )
-            return [
-                Crossing(r.key, r.lead_id, r.object_type, r.state, r.task_id, json.loads(r.payload))
-                for r in rows
-            ]
+        return self.tasks(account_id, pending=True)
 
     def mark_crossings(self, account_id: str, outcomes: dict[str, tuple[str, str | None]]) -> None:
         """Record ``key → (state, task id)``: ``created`` with the CRM id, or ``failed``."""
@@ -245,13 +236,13 @@ class StateStore:
                     .values(state=state, task_id=task_id, updated_at=now())
                 )
 
-    def tasks(self, account_id: str) -> list[Crossing]:
+    def tasks(self, account_id: str, pending: bool = False) -> list[Crossing]:
+        """Every crossing in order (``pending``: only those without a created task)."""
+        query = select(crossings).where(crossings.c.account_id == account_id)
+        if pending:
+            query = query.where(crossings.c.state != "created")
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(crossings)
-                .where(crossings.c.account_id == account_id)
-                .order_by(crossings.c.id)
-            )
+            rows = conn.execute(query.order_by(crossings.c.id))
             return [
                 Crossing(r.key, r.lead_id, r.object_type, r.state, r.task_id, json.loads(r.payload))
                 for r in rows
