@@ -57,7 +57,7 @@ def parse_duration(value: Any) -> timedelta:
 
 
 class SecretRef(_Strict):
-    """Where a secret lives: an environment variable or a file (first line)."""
+    """Where a secret lives: an environment variable or a file (its whole content)."""
 
     env: str | None = None
     file: Path | None = None
@@ -77,10 +77,12 @@ class SecretRef(_Strict):
             return SecretStr(value.strip())
         assert self.file is not None
         try:
-            value = self.file.expanduser().read_text(encoding="utf-8").strip().splitlines()[0]
-        except (OSError, IndexError):
-            raise ConfigError(f"{what}: cannot read a secret from {self.file}") from None
-        return SecretStr(value.strip())
+            value = self.file.expanduser().read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{what}: cannot read a secret from {self.file} ({exc.strerror})") from None
+        if not value:
+            raise ConfigError(f"{what}: the secrets file {self.file} is empty")
+        return SecretStr(value)
 
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -3,4 +3,4 @@
 Importing this package registers the built-in connectors by name (see ``base.py``).
 """
 
-from leadsync.connectors import hubspot  # noqa: F401 - registers "hubspot"
+from leadsync.connectors import hubspot, salesforce  # noqa: F401 - register "hubspot", "salesforce"

@@ -31,6 +31,7 @@ app.add_typer(model_app, name="model")
 config_app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 config_app.command("check")(commands.config_check)
+app.command("setup")(commands.setup)
 app.command("backfill")(commands.backfill)
 app.command("sync")(commands.sync)
 app.command("explain")(commands.explain)
@@ -156,14 +157,17 @@ def model_list() -> None:
 
 @app.command("demo")
 def demo(
-    contacts: Annotated[int, typer.Option(min=100, help="Contacts in the sandbox.")] = 3000,
+    crm: Annotated[str, typer.Option(help="hubspot or salesforce")] = "hubspot",
+    contacts: Annotated[int, typer.Option(min=100, help="Contacts (leads) in the sandbox.")] = 3000,
     changed: Annotated[int, typer.Option(min=1, help="Contacts the sandbox changes.")] = 60,
     seed: Annotated[int, typer.Option(help="The data generator's seed.")] = 7,
 ) -> None:
-    """The whole sync on a local HubSpot sandbox: backfill, activity, incremental run."""
+    """The whole sync on a local sandbox CRM: backfill, activity, incremental run."""
     from leadsync.sync.demo import run_demo
 
-    run_demo(contacts=contacts, seed=seed, changed=changed)
+    if crm not in ("hubspot", "salesforce"):
+        raise typer.BadParameter("hubspot or salesforce", param_hint="--crm")
+    run_demo(crm, contacts=contacts, seed=seed, changed=changed)
 
 
 @app.command("sandbox")

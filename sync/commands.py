@@ -89,6 +89,21 @@ def config_check(
     typer.echo(f"{path}: valid ({len(accounts.accounts)} accounts)")
 
 
+def setup(account: AccountOption, accounts_file: AccountsFile = None) -> None:
+    """Check leadsync's score fields on an account and create them where the CRM allows.
+
+    HubSpot: the properties and their group are created (the token needs the schema
+    scope). Salesforce: the fields are checked through describe; when one is missing or
+    not editable, the message says exactly what the admin must create and grant.
+    """
+    with opened(account, accounts_file) as ctx:
+        created = ctx.connector.ensure_score_fields([t.name for t in ctx.model.tiers])
+    if created:
+        out.print(f"{account}: created {', '.join(created)}")
+    else:
+        out.print(f"{account}: the score fields are in place")
+
+
 def backfill(
     account: AccountOption,
     dry_run: DryRun = False,

@@ -8,9 +8,11 @@ API calls against the least the endpoints' page and batch limits allow.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,73 +23,110 @@ from leadsync.config.accounts import Account, TaskSettings
 from leadsync.config.templates import resolve_model
 from leadsync.connectors.base import ApiUsage, open_connector
 from leadsync.connectors.hubspot import BATCH_LIMITS
+from leadsync.connectors.salesforce import BATCH_LIMITS as SALESFORCE_LIMITS
+from leadsync.connectors.salesforce import use_session_factory
 from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
+from leadsync.connectors.sandbox.salesforce import SalesforceSandbox
 from leadsync.sync.pipeline import RunReport, Sync
 from leadsync.sync.state import StateStore
 
 TOKEN_ENV = "LEADSYNC_DEMO_HUBSPOT_TOKEN"
+SECRET_ENV = "LEADSYNC_DEMO_SALESFORCE_SECRET"
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
     report: RunReport
     usage: ApiUsage
+    limits: dict[str, int]
 
     @property
     def minimum(self) -> int:
-        """The least calls HubSpot's page and batch limits allow for what the step moved."""
-        return self.usage.minimum(BATCH_LIMITS)
+        """The least calls the CRM's page and batch limits allow for what the step moved."""
+        return self.usage.minimum(self.limits)
 
 
 def run_demo(
-    contacts: int = 3000, seed: int = 7, changed: int = 60, console: Console | None = None
+    crm: str = "hubspot",
+    contacts: int = 3000,
+    seed: int = 7,
+    changed: int = 60,
+    console: Console | None = None,
 ) -> list[Step]:
     """Backfill then one incremental run on a fresh sandbox; prints and returns both steps."""
     console = console or Console()
     steps: list[Step] = []
     with (
         tempfile.TemporaryDirectory(prefix="leadsync-demo-") as folder,
-        HubSpotSandbox(contacts=contacts, seed=seed, profile="professional") as sandbox,
+        _sandbox(crm, contacts, seed) as (account, limits, touch),
     ):
-        os.environ[TOKEN_ENV] = sandbox.token
         store = StateStore(f"sqlite:///{Path(folder) / 'state.db'}")
-        model = resolve_model("b2b-saas")
-        account = Account(
-            id="demo",
-            crm="hubspot",
-            credentials={"token": TOKEN_ENV},
-            host=sandbox.url,
-            model=model.name,
-            tasks=TaskSettings(round_robin=[o.id for o in sandbox.store.dataset.owners[:3]]),
-        )
-        console.print(
-            f"HubSpot sandbox at {sandbox.url}: {contacts} contacts, model {model.ref}, "
-            "professional limits (190 calls / 10 s, search 5/s)"
-        )
+        model = resolve_model(account.model)
+        console.print(f"{crm} sandbox: {contacts} records, model {model.ref}")
         try:
             for mode, label in (("backfill", "Backfill"), ("incremental", "Incremental run")):
                 if mode == "incremental":
-                    touched = sandbox.touch(changed)
-                    console.print(f"The sandbox simulates new activity on {len(touched)} contacts…")
+                    touched = touch(changed)
+                    console.print(f"The sandbox simulates new activity on {len(touched)} records…")
                 connector = open_connector(account)
                 try:
                     with console.status(f"{label}…"):
                         report = Sync(account, connector, store, model).run(mode)  # type: ignore[arg-type]
-                    steps.append(Step(report, connector.usage()))
+                    steps.append(Step(report, connector.usage(), limits))
                 finally:
                     connector.close()
                 _print_step(console, label, steps[-1])
         finally:
             store.close()
-            os.environ.pop(TOKEN_ENV, None)
     return steps
+
+
+@contextlib.contextmanager
+def _sandbox(
+    crm: str, records: int, seed: int
+) -> Iterator[tuple[Account, dict[str, int], Callable[[int], list[str]]]]:
+    """An account on a running sandbox (secrets through the environment, as a user's),
+    the CRM's batch limits, and a function that simulates activity on N records."""
+    if crm == "hubspot":
+        with HubSpotSandbox(contacts=records, seed=seed, profile="professional") as sandbox:
+            os.environ[TOKEN_ENV] = sandbox.token
+            owners = [o.id for o in sandbox.store.dataset.owners[:3]]
+            account = Account(
+                id="demo",
+                crm="hubspot",
+                credentials={"token": TOKEN_ENV},
+                host=sandbox.url,
+                tasks=TaskSettings(round_robin=owners),
+            )
+            try:
+                yield account, BATCH_LIMITS, sandbox.touch
+            finally:
+                os.environ.pop(TOKEN_ENV, None)
+        return
+    with SalesforceSandbox(leads=records, seed=seed) as sandbox:
+        os.environ[SECRET_ENV] = sandbox.client_secret
+        account = Account(
+            id="demo",
+            crm="salesforce",
+            credentials={
+                "consumer_key": sandbox.client_id,
+                "consumer_secret": SECRET_ENV,
+                "instance_url": sandbox.instance_url,
+            },
+        )
+        use_session_factory(lambda _account: sandbox.session())
+        try:
+            yield account, SALESFORCE_LIMITS, lambda n: sandbox.touch("Lead", n)
+        finally:
+            use_session_factory(None)
+            os.environ.pop(SECRET_ENV, None)
 
 
 def _print_step(console: Console, label: str, step: Step) -> None:
     c = step.report.counts
     total = step.usage.total
     console.print(
-        f"[bold]{label}[/]: {c['leads']} contacts scored, {c['writes']} scores written, "
+        f"[bold]{label}[/]: {c['leads']} records scored, {c['writes']} scores written, "
         f"{c['unchanged']} unchanged, {c['skipped_own_writes']} skipped (our own write-back), "
         f"{c['mql']} MQLs, {c['tasks']} tasks created"
     )
@@ -95,7 +134,7 @@ def _print_step(console: Console, label: str, step: Step) -> None:
         tiers = Counter(step.report.tiers)
         console.print("  tiers: " + " · ".join(f"{t} {n}" for t, n in tiers.most_common()))
     table = Table(
-        title=f"{total} API calls; HubSpot's page and batch limits allow {step.minimum} at best"
+        title=f"{total} API calls; the page and batch limits allow {step.minimum} at best"
     )
     table.add_column("endpoint")
     table.add_column("calls", justify="right")

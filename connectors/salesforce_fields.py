@@ -1,0 +1,80 @@
+"""Checking leadsync's score fields through describe, and telling the admin what to do.
+
+leadsync does not create the fields itself: the Metadata API (``sf.mdapi``) needs
+"Customize Application" and "Modify Metadata", which an integration user should not
+hold, and a field created that way stays invisible to the user until a permission set
+grants field-level access (writes then fail with ``INVALID_FIELD``). The sandbox does
+not emulate the Metadata API either. So a missing, mistyped or read-only field stops
+the run with one message naming the fields, their types and the permission set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from leadsync.connectors.salesforce_records import ScoreFields
+from leadsync.errors import CrmAuthError, CrmError
+
+__all__ = ["PERMISSION_SET", "admin_steps", "check_score_fields"]
+
+PERMISSION_SET = "Leadsync_Integration"
+_TYPES = {
+    "score": ({"double", "int", "currency", "percent"}, "Number(18, 2)"),
+    "tier": ({"string", "picklist"}, "Text(40) or Picklist"),
+    "reasons": ({"textarea", "string"}, "Long Text Area(32768)"),
+}
+
+
+def admin_steps(sobject: str, fields: ScoreFields, tiers: Sequence[str]) -> str:
+    """What a Salesforce admin does once so leadsync can write scores on ``sobject``."""
+    return (
+        f"In Setup → Object Manager → {sobject} → Fields & Relationships, create: "
+        f"{fields.score} (Number(18, 2), label 'Lead Score'), "
+        f"{fields.tier} (Text(40), or a Picklist with the values {', '.join(tiers)}), "
+        f"{fields.reasons} (Long Text Area(32768)). Then create a permission set "
+        f"{PERMISSION_SET!r} with Read and Edit access to these fields (and Read on {sobject}, "
+        "Task create/edit for MQL tasks, 'API Enabled'), and assign it to the integration "
+        "user leadsync logs in as."
+    )
+
+
+def check_score_fields(
+    describe: Mapping[str, Any], sobject: str, fields: ScoreFields, tiers: Sequence[str]
+) -> None:
+    """Raise a ``CrmError`` (``CrmAuthError`` for a permission) unless all three fields work."""
+    by_name = {str(f.get("name", "")).lower(): f for f in describe.get("fields", [])}
+    missing: list[str] = []
+    wrong: list[str] = []
+    read_only: list[str] = []
+    for role, name in (("score", fields.score), ("tier", fields.tier),
+                       ("reasons", fields.reasons)):  # fmt: skip
+        spec = by_name.get(name.lower())
+        if spec is None:
+            missing.append(name)
+            continue
+        kinds, shown = _TYPES[role]
+        if spec.get("type") not in kinds:
+            wrong.append(f"{name} is {spec.get('type')}, expected {shown}")
+        elif not spec.get("updateable", False):
+            read_only.append(name)
+        elif role == "tier" and spec.get("type") == "picklist" and spec.get("restrictedPicklist"):
+            values = {str(v.get("value")) for v in spec.get("picklistValues", [])}
+            absent = [t for t in tiers if t not in values]
+            if absent:
+                wrong.append(f"{name} is a restricted picklist without {', '.join(absent)}")
+    steps = admin_steps(sobject, fields, tiers)
+    if missing:
+        raise CrmError(
+            f"Salesforce: {sobject} has no field {', '.join(missing)} (or the integration user "
+            f"cannot see it). {steps}"
+        )
+    if wrong:
+        raise CrmError(f"Salesforce: on {sobject}, {'; '.join(wrong)}. {steps}")
+    if read_only:
+        raise CrmAuthError(
+            f"Salesforce: the integration user cannot edit {', '.join(read_only)} on {sobject}. "
+            f"Grant Edit access to them in the permission set {PERMISSION_SET!r} (Setup → "
+            "Permission Sets → Object Settings → "
+            f"{sobject} → Field Permissions) and assign it to the integration user."
+        )
