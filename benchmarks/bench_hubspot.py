@@ -7,9 +7,10 @@ backfill's own writes and skips them), an incremental run with no change, and on
 with 1 % of the contacts changed. For each: API calls by endpoint, calls per 100
 contacts, the least calls the page and batch limits allow for the records moved,
 wall time against the rate-limit bound (calls ÷ 19 per second), 429s received, and
-peak memory. Then a naive baseline on ``--baseline`` contacts — read each contact
-with its engagement one call at a time and update each with its own call, as a
-hand-written script would — against leadsync on the same contacts.
+peak memory (leadsync's alone: the sandbox runs in its own process). Then a naive
+baseline on ``--baseline`` contacts — read each contact with its engagement one call
+at a time and update each with its own call, as a hand-written script would —
+against leadsync on the same contacts.
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import resource
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import requests
 from hubspot import HubSpot
 
 from leadsync.config.accounts import Account
@@ -37,20 +43,57 @@ PER_SECOND = 19.0  # Professional: 190 calls per ten seconds
 TOKEN_ENV = "LEADSYNC_BENCH_HUBSPOT_TOKEN"
 
 
+class RemoteSandbox:
+    """``leadsync sandbox hubspot`` in its own process, so the memory measured here is
+    leadsync's alone; counters and activity through the sandbox's admin endpoints."""
+
+    def __init__(self, contacts: int) -> None:
+        command = [str(Path(sys.executable).with_name("leadsync")), "sandbox", "hubspot"]
+        self.process = subprocess.Popen(
+            [*command, "--contacts", str(contacts), "--seed", "1"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if found := re.search(r" at (http://\S+)", line):
+                self.url = found.group(1)
+            if found := re.search(r"token:\s+(\S+)", line):
+                self.token = found.group(1)
+                break
+
+    def snapshot(self) -> dict[str, dict[int, int]]:
+        return requests.get(f"{self.url}/__sandbox/counters", timeout=30).json()["counters"]
+
+    def reset(self) -> None:
+        requests.post(f"{self.url}/__sandbox/reset-counters", timeout=30)
+
+    def touch(self, count: int) -> None:
+        requests.post(f"{self.url}/__sandbox/touch", json={"count": count}, timeout=60)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def step(sandbox: HubSpotSandbox, account: Account, store: StateStore, mode: str) -> dict:
-    sandbox.counters.reset()
+def step(sandbox: RemoteSandbox, account: Account, store: StateStore, mode: str) -> dict:
+    sandbox.reset()
     connector = HubSpotConnector(account)
     started = time.perf_counter()
     report = Sync(account, connector, store, resolve_model("b2b-saas")).run(mode)  # type: ignore[arg-type]
     wall = time.perf_counter() - started
     usage = connector.usage()
     connector.close()
-    snapshot = sandbox.counters.snapshot()
-    throttled = sum(by.get(429, 0) for by in snapshot.values())
+    snapshot = sandbox.snapshot()
+    throttled = sum(int(by.get("429", 0)) for by in snapshot.values())
     return {
         "report": report,
         "usage": usage,
@@ -80,7 +123,8 @@ def show(label: str, contacts: int, result: dict) -> None:
 
 
 def leadsync_runs(contacts: int, folder: Path, backfill_only: bool = False) -> None:
-    with HubSpotSandbox(contacts=contacts, seed=1, profile="professional") as sandbox:
+    sandbox = RemoteSandbox(contacts)
+    try:
         os.environ[TOKEN_ENV] = sandbox.token
         account = Account(
             id="bench", crm="hubspot", credentials={"token": TOKEN_ENV}, host=sandbox.url
@@ -100,6 +144,8 @@ def leadsync_runs(contacts: int, folder: Path, backfill_only: bool = False) -> N
         time.sleep(6)
         show("incremental, 1 % changed", contacts, step(sandbox, account, store, "incremental"))
         store.close()
+    finally:
+        sandbox.stop()
 
 
 def naive(contacts: int) -> tuple[int, float]:
@@ -160,7 +206,11 @@ def main() -> None:
                     id="b", crm="hubspot", credentials={"token": TOKEN_ENV}, host=sandbox.url
                 )
                 store = StateStore(f"sqlite:///{Path(folder) / 'baseline.db'}")
-                ours = step(sandbox, account, store, "backfill")
+                connector = HubSpotConnector(account)
+                began = time.perf_counter()
+                Sync(account, connector, store, resolve_model("b2b-saas")).run("backfill")
+                ours = {"usage": connector.usage(), "wall": time.perf_counter() - began}
+                connector.close()
                 store.close()
             calls, wall = naive(n)
             print(

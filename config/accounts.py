@@ -79,7 +79,9 @@ class SecretRef(_Strict):
         try:
             value = self.file.expanduser().read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError(f"{what}: cannot read a secret from {self.file} ({exc.strerror})") from None
+            raise ConfigError(
+                f"{what}: cannot read a secret from {self.file} ({exc.strerror})"
+            ) from None
         if not value:
             raise ConfigError(f"{what}: the secrets file {self.file} is empty")
         return SecretStr(value)
