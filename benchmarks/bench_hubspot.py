@@ -140,6 +140,12 @@ def leadsync_runs(contacts: int, folder: Path, backfill_only: bool = False) -> N
         )
         time.sleep(6)  # past the connector's 5-second search overlap, as between scheduled runs
         show("incremental, no change", contacts, step(sandbox, account, store, "incremental"))
+        time.sleep(6)
+        show(
+            "again, no change (steady state)",
+            contacts,
+            step(sandbox, account, store, "incremental"),
+        )
         sandbox.touch(max(1, contacts // 100))
         time.sleep(6)
         show("incremental, 1 % changed", contacts, step(sandbox, account, store, "incremental"))
