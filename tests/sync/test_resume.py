@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 from hubspot import HubSpot
+from polling import LEADSYNC, kill_backfill_then_finish
 
 from leadsync.config.accounts import Account
 from leadsync.config.templates import resolve_model
@@ -19,15 +17,6 @@ from leadsync.connectors.hubspot import HubSpotConnector
 from leadsync.connectors.sandbox.faults import Faults
 from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
 from leadsync.scoring.engine import score
-
-LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
-
-
-def wait_for(condition, deadline_s: float = 60, what: str = "") -> None:
-    end = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def all_contacts(client: HubSpot) -> dict[str, dict]:
@@ -76,22 +65,7 @@ def test_a_killed_backfill_resumes_without_losing_or_duplicating(tmp_path):
         def writes() -> int:
             return sum(sandbox.counters.snapshot().get("contacts.batch_update", {}).values())
 
-        first = subprocess.Popen(
-            [LEADSYNC, "backfill", "--account", "acme"], env=env, stderr=subprocess.PIPE
-        )
-        wait_for(lambda: writes() >= 12 or first.poll() is not None, what="the first writes")
-        first.kill()
-        first.wait()
-        assert writes() < 25, "the run finished before it could be killed"
-
-        done = subprocess.run(
-            [LEADSYNC, "backfill", "--account", "acme"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr
+        kill_backfill_then_finish(env, writes, kill_at=12, done_at=25)
         sandbox.faults.clear()
 
         client = HubSpot(access_token=sandbox.token, host=sandbox.url)

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import LEADSYNC, kill_backfill_then_finish
 from sf_support import account, no_sleep
 
 from leadsync.config.accounts import Account
@@ -34,17 +32,9 @@ from leadsync.sync.state import StateStore
 
 FAST = RetryPolicy(max_attempts=10, base_s=0.01, cap_s=0.05, max_total_s=30)
 MODEL = resolve_model("b2b-saas")
-LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
 EXECUTIVE = ("chief", "ceo", "cfo", "cto", "cmo", "coo", "vp", "vice", "president", "head",
              "director", "founder", "owner")  # fmt: skip
 LEAD_FIELDS = "Id, Title, OwnerId, Lead_Score__c, Lead_Score_Tier__c, Lead_Score_Reasons__c"
-
-
-def wait_for(condition: Callable[[], bool], deadline_s: float = 60, what: str = "") -> None:
-    end = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 class Org:
@@ -334,22 +324,7 @@ def test_a_killed_backfill_resumes_without_losing_or_duplicating(tmp_path, monke
                 if ep.startswith("PATCH composite")
             )
 
-        first = subprocess.Popen(
-            [LEADSYNC, "backfill", "--account", "acme"], env=env, stderr=subprocess.PIPE
-        )
-        wait_for(lambda: writes() >= 3 or first.poll() is not None, what="the first writes")
-        first.kill()
-        first.wait()
-        assert writes() < 13, "the run finished before it could be killed"
-
-        done = subprocess.run(
-            [LEADSYNC, "backfill", "--account", "acme"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr
+        kill_backfill_then_finish(env, writes, kill_at=3, done_at=13)
         box.faults.clear()
 
         acct = Account.model_validate(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 
 import pytest
 import requests
@@ -17,6 +15,7 @@ from hubspot.crm.contacts import (
     BatchResponseSimplePublicObjectWithErrors,
     PublicObjectSearchRequest,
 )
+from polling import wait_for
 from urllib3.util.retry import Retry
 
 from leadsync.connectors.sandbox.faults import Faults
@@ -25,14 +24,6 @@ from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
 
 def _client(sb: HubSpotSandbox, token: str | None = None) -> HubSpot:
     return HubSpot(access_token=token or sb.token, host=sb.url, retry=Retry(0))
-
-
-def _wait_for(condition: Callable[[], bool], deadline_s: float = 5.0) -> None:
-    """Poll ``condition`` until it holds; fail after the deadline (no fixed sleeps)."""
-    end = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < end, "condition not met before the deadline"
-        time.sleep(0.02)
 
 
 def test_bad_token_is_401_with_hubspot_body(hubspot_sandbox: HubSpotSandbox) -> None:
@@ -94,7 +85,7 @@ def test_ten_second_window_429_with_headers_and_body() -> None:
                 return False
             return True
 
-        _wait_for(recovered)  # the window rolls: calls succeed again
+        wait_for(recovered, deadline_s=5)  # the window rolls: calls succeed again
         assert sb.counters.snapshot()["contacts.list"][429] >= 1
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ from hubspot.crm.contacts import (
     BatchInputSimplePublicObjectBatchInput,
     PublicObjectSearchRequest,
 )
+from polling import wait_for
 from urllib3.util.retry import Retry
 
 from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
@@ -216,8 +216,5 @@ def test_changes_reach_search_after_the_index_lag() -> None:
             ]
             == "Chief Revenue Officer"
         )  # reads see it at once
-        deadline = time.monotonic() + 5
-        while _search(client, wanted).total == 0:
-            assert time.monotonic() < deadline, "the change never reached search"
-            time.sleep(0.02)
+        wait_for(lambda: _search(client, wanted).total > 0, 5, "the change to reach search")
         assert _ids(_search(client, wanted)) == {"4"}

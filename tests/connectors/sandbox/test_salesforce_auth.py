@@ -7,10 +7,11 @@ import io
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
+from polling import wait_for
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
@@ -27,13 +28,6 @@ def box() -> Iterator[SalesforceSandbox]:
     """A small private org: these tests change sessions and faults."""
     with SalesforceSandbox(leads=20, seed=5) as sandbox:
         yield sandbox
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        time.sleep(0.02)
 
 
 def _token(box: SalesforceSandbox, data: dict[str, str], **kw: object) -> requests.Response:
@@ -106,7 +100,7 @@ def test_sessions_expire_after_their_lifetime() -> None:
                 return True
             return False
 
-        _wait_for(expired)
+        wait_for(expired, deadline_s=5)
 
 
 def test_jwt_bearer_grant_and_unsupported_grant(box: SalesforceSandbox) -> None:
@@ -202,7 +196,7 @@ def test_foreground_runner_prints_how_to_connect() -> None:
     )
     runner.start()
     try:
-        _wait_for(lambda: bool(seen))
+        wait_for(lambda: bool(seen), deadline_s=5)
         assert seen[0].client().query("SELECT COUNT() FROM Lead")["totalSize"] == 4
     finally:
         stop.set()

@@ -1,0 +1,44 @@
+"""Waiting on things in tests: a condition polled until a deadline, never a fixed sleep,
+and a ``leadsync backfill`` killed mid-run then run again to the end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
+
+
+def wait_for(
+    condition: Callable[[], bool], deadline_s: float = 60, what: str = "the condition"
+) -> None:
+    """Poll ``condition`` every 20 ms; fail once ``deadline_s`` has passed."""
+    end = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def kill_backfill_then_finish(
+    env: Mapping[str, str], writes: Callable[[], int], kill_at: int, done_at: int
+) -> None:
+    """SIGKILL ``leadsync backfill --account acme`` once ``writes()`` reaches ``kill_at``
+    (and before ``done_at``, when it would have finished), then run it to the end."""
+    first = subprocess.Popen(
+        [LEADSYNC, "backfill", "--account", "acme"], env=env, stderr=subprocess.PIPE
+    )
+    wait_for(lambda: writes() >= kill_at or first.poll() is not None, what="the first writes")
+    first.kill()
+    first.wait()
+    assert writes() < done_at, "the run finished before it could be killed"
+    done = subprocess.run(
+        [LEADSYNC, "backfill", "--account", "acme"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
