@@ -258,7 +258,7 @@ class _BucketRule(_Rule):
                 value = count = event_filter.count(events, since)
             for test, points, label in cases:
                 if test(value):
-                    return points, count, label or _show_value(value)
+                    return points, count, label or str(value)
             return self.default, count, "default"
         return self.default, 0, "default"
 
@@ -425,10 +425,6 @@ def _reason_text(reason: Reason) -> str:
     else:
         suffix = f" ×{reason.count}" if reason.count > 1 else ""
     return f"{format_points(reason.points)} {reason.title}{suffix}"
-
-
-def _show_value(value: Scalar) -> str:
-    return str(value)
 
 
 _DECIMALS: dict[int, Decimal] = {}

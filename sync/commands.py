@@ -338,7 +338,8 @@ def forget(
     if all_deleted:
         with opened(account, accounts_file) as ctx:
             known = list(ctx.store.known_leads(account))
-            gone = [i for i in known if i not in ctx.connector.existing(known)]
+            still_there = ctx.connector.existing(known)
+            gone = [i for i in known if i not in still_there]
             removed = ctx.store.forget(account, [*(contact or []), *gone])
         out.print(f"{len(gone)} deleted records found; {removed} stored rows erased.")
         return
