@@ -10,7 +10,7 @@ them and hands them back to resume, and only after a page's writes are durable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -55,7 +55,9 @@ class CrmLead:
 class LeadPage:
     """A page of leads and the cursor to resume from once they are processed."""
 
-    leads: Sequence[CrmLead]
+    leads: Iterable[CrmLead]
+    """May be a one-shot iterator, valid until the next page is asked for: a Bulk page
+    of 100,000 leads streams them, so they are never all in memory at once."""
     cursor: str | None
     skipped: int = 0
     """Records seen but not yielded (e.g. changed only by leadsync's own write-back)."""
@@ -168,8 +170,14 @@ class Connector(Protocol):
         """Which of these leads still exist, in batches (for ``forget --all-deleted``)."""
         ...
 
-    def ensure_score_fields(self, tiers: Sequence[str]) -> list[str]:
-        """Create leadsync's fields where missing; returns the names created."""
+    def ensure_score_fields(self, tiers: Sequence[str], create: bool = False) -> list[str]:
+        """Make sure leadsync's fields exist and are writable; returns what was created.
+
+        ``create`` allows changing the CRM's schema where that needs an admin's consent
+        (Salesforce: fields through the Metadata API, a permission set and its assignment);
+        without it a missing field is a ``CrmError`` saying what to do. HubSpot creates its
+        properties either way.
+        """
         ...
 
     def write_scores(self, writes: Sequence[ScoreWrite]) -> BatchResult:

@@ -349,8 +349,12 @@ class HubSpotConnector:
 
     # ------------------------------------------------------------------ writing
 
-    def ensure_score_fields(self, tiers: Sequence[str]) -> list[str]:
-        """Create the "Lead scoring" group and score properties where missing."""
+    def ensure_score_fields(self, tiers: Sequence[str], create: bool = False) -> list[str]:
+        """Create the "Lead scoring" group and score properties where missing.
+
+        HubSpot needs no admin consent beyond the token's schema scope, so ``create`` changes
+        nothing: the properties are created either way.
+        """
         return self.writer.ensure_score_fields(tiers)
 
     def write_scores(self, writes: Sequence[ScoreWrite]) -> BatchResult:

@@ -54,11 +54,13 @@ from leadsync.connectors.retry import RetryPolicy
 from leadsync.connectors.salesforce_activity import read_events, sources_for
 from leadsync.connectors.salesforce_api import SalesforceApi
 from leadsync.connectors.salesforce_auth import Authenticator
-from leadsync.connectors.salesforce_bulk import POLL_DELAYS, BulkJobs, EventSpool, within_window
-from leadsync.connectors.salesforce_fields import check_score_fields
+from leadsync.connectors.salesforce_bulk import POLL_DELAYS, BulkJobs, within_window
+from leadsync.connectors.salesforce_fields import check_score_fields, create_hint
 from leadsync.connectors.salesforce_records import ObjectMap, object_maps, object_of, stamp_of
+from leadsync.connectors.salesforce_setup import create_score_fields
 from leadsync.connectors.salesforce_soql import Row, chunk_ids, format_stamp, parse_stamp, select
 from leadsync.connectors.salesforce_soql import soql as q
+from leadsync.connectors.salesforce_spool import EventSpool
 from leadsync.connectors.salesforce_writes import ScoreWriter
 from leadsync.errors import CrmError
 
@@ -69,10 +71,14 @@ __all__ = ["SalesforceConnector", "open_salesforce", "use_session_factory"]
 
 SessionFactory = Callable[["Account"], requests.Session]
 _session_factory: SessionFactory | None = None
-#: Leads per page of a Bulk backfill (one ingest job each): large pages, few calls.
-BULK_PAGE = 50_000
-#: Activity rows per Bulk results page while spooling.
-ACTIVITY_PAGE = 200_000
+#: Leads per page of a Bulk backfill: one results call, one score ingest job and (with
+#: more than ``BULK_TASKS_MIN`` crossings) one Task insert job each. The pipeline holds a
+#: page whole (~5 KiB a lead, events included), so this bounds memory: 100,000 halves
+#: the calls of 50,000 for ~250 MiB more (README, "Salesforce sync").
+BULK_PAGE = 100_000
+#: Activity rows per Bulk results call while spooling: streamed row by row into the
+#: spool, so the size sets only the number of calls, not memory.
+ACTIVITY_PAGE = 2_000_000
 #: Ids kept in an incremental cursor to de-duplicate the overlap.
 SEEN_MAX = 5_000
 
@@ -183,23 +189,32 @@ class SalesforceConnector:
         """A Bulk backfill: spool the activities, then page through the leads job."""
         spool = EventSpool()
         try:
-            for source in self.sources[om.sobject]:
-                text = source.soql(f"{source.key} != null")
-                job_id = self.bulk.start_query(source.sobject, text)
+            # every job is started before any is waited for: they run side by side
+            jobs = [
+                (s, self.bulk.start_query(s.sobject, s.soql(f"{s.key} != null")))
+                for s in self.sources[om.sobject]
+            ]
+            for source, job_id in jobs:
                 self.bulk.wait(source.sobject, job_id, query=True)
-                for rows, _ in self.bulk.results(source.sobject, job_id, "", ACTIVITY_PAGE):
-                    spool.add(rows, source)
+                spool.add(self.bulk.stream(source.sobject, job_id, ACTIVITY_PAGE), source)
             spool.index()
             self.bulk.wait(om.sobject, job, query=True)
-            for rows, nxt in self.bulk.results(om.sobject, job, locator, self.bulk_page):
-                found = spool.take([str(r["Id"]) for r in rows])
+            for rows, nxt in self.bulk.row_pages(om.sobject, job, locator, self.bulk_page):
+                leads = self._spooled_leads(om, rows, spool)
                 state = {"object": om.sobject, "job": job, "locator": nxt} if nxt else None
                 if state is None:  # this object is done: on to the next one, from its start
                     later = list(self.maps)[list(self.maps).index(om.sobject) + 1 :]
                     state = {"object": later[0]} if later else {"object": "", "done": True}
-                yield LeadPage(self._leads(om, rows, found), _dump({"all": state}))
+                yield LeadPage(leads, _dump({"all": state}))
         finally:
             spool.close()
+
+    def _spooled_leads(
+        self, om: ObjectMap, rows: Iterator[Row], spool: EventSpool
+    ) -> Iterator[CrmLead]:
+        """A Bulk page's leads, streamed 2,000 rows at a time: the page is never all held."""
+        while chunk := list(itertools.islice(rows, 2_000)):
+            yield from self._leads(om, chunk, spool.take([str(r["Id"]) for r in chunk]))
 
     def cursor_at(self, moment: datetime) -> str:
         """Changes after ``moment``, leaving out this connector's own writes since then.
@@ -312,9 +327,18 @@ class SalesforceConnector:
         return out
 
     # -- writing -------------------------------------------------------------------------------
-    def ensure_score_fields(self, tiers: Sequence[str]) -> list[str]:
+    def ensure_score_fields(self, tiers: Sequence[str], create: bool = False) -> list[str]:
+        """Check the score fields; with ``create``, first create what is missing.
+
+        Creating goes through the Metadata API and a permission set (``salesforce_setup``);
+        without it a missing field is a ``CrmError`` saying what the admin must do.
+        """
+        if create:
+            fields = {sobject: om.fields for sobject, om in self.maps.items()}
+            return create_score_fields(self.api, fields, tiers, account_id=self.account.id)
+        hint = create_hint(self.account.id)
         for sobject, om in self.maps.items():
-            check_score_fields(self.api.describe(sobject), sobject, om.fields, tiers)
+            check_score_fields(self.api.describe(sobject), sobject, om.fields, tiers, hint)
         return []
 
     def write_scores(self, writes: Sequence[ScoreWrite]) -> BatchResult:

@@ -49,6 +49,8 @@ def endpoint_name(method: str, url: str) -> str:
     parts = [p for p in urlsplit(url).path.split("/") if p]
     if parts[:2] == ["services", "oauth2"]:
         return f"auth {method} oauth2/{'/'.join(parts[2:])}"
+    if parts[:3] == ["services", "Soap", "m"]:
+        return f"metadata {method} Soap/m"
     if parts[:2] == ["services", "data"] and len(parts) > 2 and _VERSION.match(parts[2]):
         parts = parts[3:]
     shown = ["{id}" if _ID_LIKE.match(p) and any(c.isdigit() for c in p) else p for p in parts]

@@ -1,11 +1,16 @@
 """Checking leadsync's score fields through describe, and telling the admin what to do.
 
-leadsync does not create the fields itself: the Metadata API (``sf.mdapi``) needs
-"Customize Application" and "Modify Metadata", which an integration user should not
-hold, and a field created that way stays invisible to the user until a permission set
-grants field-level access (writes then fail with ``INVALID_FIELD``). The sandbox does
-not emulate the Metadata API either. So a missing, mistyped or read-only field stops
-the run with one message naming the fields, their types and the permission set.
+Two ways to get the fields: a Salesforce admin creates them by hand (:func:`admin_steps`
+says exactly how), or ``leadsync setup --account ID --create`` creates them through the
+Metadata API (``salesforce_setup``). The second needs "Customize Application" and "Modify
+Metadata Through Metadata API Functions", which an integration user should hold only for the
+time of the setup, and a field created that way stays invisible to the user until a
+permission set grants field-level access (writes then fail with ``INVALID_FIELD``); that is
+why ``--create`` also creates and assigns the permission set :data:`PERMISSION_SET`.
+
+Either way, every run checks the three fields through describe first: a missing, mistyped or
+read-only field stops it with one message naming the fields, their types, the permission set
+and how ``--create`` could do it (:func:`create_hint`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,13 @@ from typing import Any
 from leadsync.connectors.salesforce_records import ScoreFields
 from leadsync.errors import CrmAuthError, CrmError
 
-__all__ = ["PERMISSION_SET", "admin_steps", "check_score_fields"]
+__all__ = [
+    "METADATA_PERMISSIONS",
+    "PERMISSION_SET",
+    "admin_steps",
+    "check_score_fields",
+    "create_hint",
+]
 
 PERMISSION_SET = "Leadsync_Integration"
 _TYPES = {
@@ -39,10 +50,32 @@ def admin_steps(sobject: str, fields: ScoreFields, tiers: Sequence[str]) -> str:
     )
 
 
+#: The permissions ``setup --create`` needs (Salesforce's names, as Setup shows them).
+METADATA_PERMISSIONS = (
+    "'Customize Application' and 'Modify Metadata Through Metadata API Functions'"
+)
+
+
+def create_hint(account_id: str) -> str:
+    """How leadsync can create the fields and the permission set itself."""
+    return (
+        f"Or let leadsync do it: give the integration user {METADATA_PERMISSIONS} (for the "
+        f"time of the setup) and run `leadsync setup --account {account_id} --create`."
+    )
+
+
 def check_score_fields(
-    describe: Mapping[str, Any], sobject: str, fields: ScoreFields, tiers: Sequence[str]
+    describe: Mapping[str, Any],
+    sobject: str,
+    fields: ScoreFields,
+    tiers: Sequence[str],
+    hint: str = "",
 ) -> None:
-    """Raise a ``CrmError`` (``CrmAuthError`` for a permission) unless all three fields work."""
+    """Raise a ``CrmError`` (``CrmAuthError`` for a permission) unless all three fields work.
+
+    ``hint`` (e.g. :func:`create_hint`) ends the messages ``setup --create`` can fix: a
+    missing field and a read-only one.
+    """
     by_name = {str(f.get("name", "")).lower(): f for f in describe.get("fields", [])}
     missing: list[str] = []
     wrong: list[str] = []
@@ -64,10 +97,11 @@ def check_score_fields(
             if absent:
                 wrong.append(f"{name} is a restricted picklist without {', '.join(absent)}")
     steps = admin_steps(sobject, fields, tiers)
+    tail = f" {hint}" if hint else ""
     if missing:
         raise CrmError(
             f"Salesforce: {sobject} has no field {', '.join(missing)} (or the integration user "
-            f"cannot see it). {steps}"
+            f"cannot see it). {steps}{tail}"
         )
     if wrong:
         raise CrmError(f"Salesforce: on {sobject}, {'; '.join(wrong)}. {steps}")
@@ -76,5 +110,5 @@ def check_score_fields(
             f"Salesforce: the integration user cannot edit {', '.join(read_only)} on {sobject}. "
             f"Grant Edit access to them in the permission set {PERMISSION_SET!r} (Setup → "
             "Permission Sets → Object Settings → "
-            f"{sobject} → Field Permissions) and assign it to the integration user."
+            f"{sobject} → Field Permissions) and assign it to the integration user.{tail}"
         )

@@ -13,15 +13,13 @@ records (one call) reads them; a record whose last modifier is not the API user 
 changed by someone else meanwhile and gets ``""`` (so its change is not skipped later).
 Bulk writes report their job's window instead (see ``salesforce_bulk``): zero calls.
 
-Tasks: ``POST /composite/sobjects`` of ``Task`` records (200 a call), the crossing key as
-the Description's last line, ``[leadsync:…]``. A create is not safe to repeat, so a lost
-answer is never retried blindly: the batch's keys are looked up (:func:`find_tasks`)
-and only the missing tasks are created again — exactly one task per crossing.
+Tasks: delegated to :class:`~leadsync.connectors.salesforce_tasks.TaskWriter` (REST
+collections, or one Bulk insert job above ``BULK_TASKS_MIN``; exactly once), which sends
+its REST batches through this writer's :meth:`ScoreWriter._collections`.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,21 +33,14 @@ from leadsync.connectors.salesforce_records import (
     score_values,
 )
 from leadsync.connectors.salesforce_soql import chunk_ids, normal_stamp, soql
-from leadsync.errors import CrmAuthError, CrmError, CrmRateLimited
+from leadsync.connectors.salesforce_tasks import BULK_TASKS_MIN, COLLECTION_MAX, TaskWriter, marker
 
-__all__ = ["COLLECTION_MAX", "ScoreWriter", "marker"]
+__all__ = ["BULK_TASKS_MIN", "BULK_WRITE_MIN", "COLLECTION_MAX", "ScoreWriter", "marker"]
 
-COLLECTION_MAX = 200
 #: Writes above this many in one call go through a Bulk API 2.0 update job.
 BULK_WRITE_MIN = 2_000
 LOCK_ROUNDS = 5
 _LOCKED = "UNABLE_TO_LOCK_ROW"
-_RECORD_ID = re.compile(r"\b(?:00Q|003)[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?\b")
-
-
-def marker(key: str) -> str:
-    """The line that ties a Task to its crossing key."""
-    return f"[{key}]"
 
 
 class ScoreWriter:
@@ -69,6 +60,7 @@ class ScoreWriter:
         self.sleep = sleep
         self.windows: list[tuple[str, str]] = []
         """(first, last) SystemModstamp of each batch this writer wrote (see ``salesforce``)."""
+        self.tasks = TaskWriter(api, bulk, self._collections)
 
     # -- scores ----------------------------------------------------------------------------
     def write_scores(self, writes: Sequence[ScoreWrite]) -> BatchResult:
@@ -182,66 +174,7 @@ class ScoreWriter:
 
     # -- tasks -----------------------------------------------------------------------------
     def create_tasks(self, tasks: Sequence[TaskRequest]) -> BatchResult:
-        result = BatchResult()
-        for start in range(0, len(tasks), COLLECTION_MAX):
-            self._task_batch(tasks[start : start + COLLECTION_MAX], result)
-        return result
-
-    def _task_batch(self, tasks: Sequence[TaskRequest], out: BatchResult) -> None:
-        pending = {t.key: t for t in tasks}
-        for attempt in range(3):
-            records = {key: _task_record(t) for key, t in pending.items()}
-            try:
-                created = self._collections("POST", records, out.failed, safe=False)
-            except (CrmAuthError, CrmRateLimited):
-                raise
-            except CrmError:
-                # The answer was lost or refused: some tasks may exist. Look, don't guess.
-                if attempt == 2:
-                    raise
-                found = self.find_tasks(list(pending))
-                out.done.update(found)
-                pending = {k: t for k, t in pending.items() if k not in found}
-                if not pending:
-                    return
-                continue
-            out.done.update(created)
-            return
+        return self.tasks.create_tasks(tasks)
 
     def find_tasks(self, keys: Sequence[str]) -> dict[str, str]:
-        """Tasks already created for ``keys``: one query per 2,000 leads (deleted included).
-
-        The lead id is read from the key (``leadsync:<account>:<lead id>:<n>``) to filter on
-        ``WhoId``; the marker is matched here, not in SOQL, because Task ``Description`` is a
-        Long Text Area, which Salesforce does not allow in a WHERE clause.
-        """
-        by_lead: dict[str, list[str]] = defaultdict(list)
-        for key in keys:
-            found = _RECORD_ID.search(key)
-            if found:
-                by_lead[found.group(0)].append(key)
-        out: dict[str, str] = {}
-        for chunk in chunk_ids(list(by_lead)):
-            text = soql("SELECT Id, WhoId, Description FROM Task WHERE WhoId IN {ids}", ids=chunk)
-            for row in self.api.query_rows(text, include_deleted=True):
-                description = str(row.get("Description") or "")
-                for key in by_lead.get(str(row.get("WhoId")), []):
-                    if marker(key) in description and key not in out:
-                        out[key] = str(row["Id"])
-        return out
-
-
-def _task_record(task: TaskRequest) -> dict[str, Any]:
-    body = f"{task.body}\n\n{marker(task.key)}" if task.body else marker(task.key)
-    record: dict[str, Any] = {
-        "attributes": {"type": "Task"},
-        "WhoId": task.lead_id,
-        "Subject": task.subject[:255],
-        "Description": body[-32000:],
-        "ActivityDate": task.due_at.date().isoformat(),
-        "Priority": "High",
-        "Status": "Not Started",
-    }
-    if task.owner_id:
-        record["OwnerId"] = task.owner_id
-    return record
+        return self.tasks.find_tasks(keys)

@@ -9,7 +9,7 @@ account (set with ``monkeypatch``).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from leadsync.config.accounts import Account
-from leadsync.connectors.base import ScoreWrite
+from leadsync.connectors.base import LeadPage, ScoreWrite
 from leadsync.connectors.retry import RetryPolicy
 from leadsync.connectors.salesforce import SalesforceConnector
 from leadsync.connectors.sandbox.salesforce import SalesforceSandbox
@@ -133,3 +133,8 @@ class Orgs:
         for org in self.opened:
             org.sf.close()
             org.box.stop()
+
+
+def read_all(pages: Iterable[LeadPage]) -> list[LeadPage]:
+    """Every page with its leads in a list: a Bulk page streams them only while it is read."""
+    return [LeadPage(list(p.leads), p.cursor, p.skipped) for p in pages]

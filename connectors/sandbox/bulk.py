@@ -14,6 +14,8 @@ Copied from the live recordings in ``shared/salesforce-reference/bulk2.json``:
   (``InvalidBatch : InvalidBatch : Field name not found : X`` for an unknown column).
   ``successfulResults`` has ``sf__Id, sf__Created`` then the input columns, ``failedResults``
   ``sf__Id, sf__Error`` (``CODE:message:fields --``), ``unprocessedrecords`` the raw rows.
+  Rows come back in upload order here; Salesforce promises no order, so a client maps them
+  by their own columns (an insert's failed rows have an empty ``sf__Id``).
 - ``PATCH {"state": "Aborted"}``; aborting a finished job is 400 ``INVALIDJOBSTATE``;
   ``DELETE`` is 204; an unknown job is 404 ``NOT_FOUND``.
 

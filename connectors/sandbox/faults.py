@@ -20,7 +20,7 @@ from typing import Any
 
 __all__ = ["Counters", "FaultPlan", "Faults"]
 
-_RATES = ("error_rate", "drop_rate", "slow_rate", "partial_failure_rate")
+_RATES = ("error_rate", "drop_rate", "slow_rate", "partial_failure_rate", "lost_answer_rate")
 _INTS = ("latency_ms", "burst_429", "slow_ms", "seed")
 
 
@@ -48,6 +48,8 @@ class Faults:
     - ``drop_rate``: fraction of connections closed without a response
     - ``slow_rate`` / ``slow_ms``: fraction of responses delayed by ``slow_ms`` more
     - ``partial_failure_rate``: fraction of batch inputs that fail individually
+    - ``lost_answer_rate``: fraction of API requests served whose answer is then lost
+      (the connection closes after the work is done; Salesforce sandbox only)
     - ``seed``: seeds the private random generator behind every decision
     """
 
@@ -58,6 +60,7 @@ class Faults:
     slow_rate: float = 0.0
     slow_ms: int = 0
     partial_failure_rate: float = 0.0
+    lost_answer_rate: float = 0.0
     seed: int = 0
     _lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
@@ -149,6 +152,13 @@ class Faults:
             if self.error_rate and rng.random() < self.error_rate:
                 return FaultPlan(status=503 if rng.random() < 0.7 else 502, delay_s=delay)
             return FaultPlan(delay_s=delay)
+
+    def lose_answer(self) -> bool:
+        """Whether the answer to a request just served should be lost (see the fields)."""
+        if not self.lost_answer_rate:
+            return False
+        with self._lock:
+            return self._rng.random() < self.lost_answer_rate
 
     def fail_item(self) -> bool:
         """Whether one input of a batch should fail on its own (a partial failure)."""

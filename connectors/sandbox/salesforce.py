@@ -1,8 +1,9 @@
 """A local Salesforce org over real HTTPS, for tests, the demo and benchmarks.
 
 ``SalesforceSandbox`` serves the REST API (query, sObjects, sObject Collections, limits), Bulk
-API 2.0 and the OAuth token endpoint on 127.0.0.1 with a throwaway CA, so simple-salesforce
-talks to it unmodified::
+API 2.0, the Metadata API's CRUD calls (SOAP, ``salesforce_metadata``), OAuth's token and
+userinfo endpoints on 127.0.0.1 with a throwaway CA, so simple-salesforce talks to it
+unmodified::
 
     with SalesforceSandbox(leads=500) as sf_box:
         sf = simple_salesforce.Salesforce(instance_url=sf_box.instance_url,
@@ -35,6 +36,7 @@ from leadsync.connectors.sandbox.faults import Counters, Faults
 from leadsync.connectors.sandbox.salesforce_auth import Sessions
 from leadsync.connectors.sandbox.salesforce_handler import Handler
 from leadsync.connectors.sandbox.salesforce_http import ApiError, Call, Reply, not_found
+from leadsync.connectors.sandbox.salesforce_metadata import MetadataApi, install
 from leadsync.connectors.sandbox.salesforce_rest import RestApi, compile_query
 from leadsync.connectors.sandbox.salesforce_schema import Schema
 from leadsync.connectors.sandbox.salesforce_seed import load_dataset
@@ -63,6 +65,7 @@ class SalesforceSandbox:
         port: int = 0,
         api_version: str = "59.0",
         score_fields: bool = True,
+        metadata_access: bool = True,
         session_seconds: float = 7200,
         daily_limit: int = 100_000,
         faults: Faults | None = None,
@@ -75,7 +78,9 @@ class SalesforceSandbox:
         self.daily_limit = daily_limit
         self.faults = faults or Faults()
         self.counters = Counters()
-        self.store = Store(Schema(score_fields=score_fields))
+        schema = Schema(score_fields=score_fields)
+        install(schema)
+        self.store = Store(schema)
         self.dataset_counts = load_dataset(
             self.store, generate(leads + contacts, seed=seed), leads=leads
         )
@@ -94,6 +99,10 @@ class SalesforceSandbox:
         )
         self._used = 0
         self._usage_lock = threading.Lock()
+        self.metadata = MetadataApi(
+            self.store, valid_session=self.sessions.valid, spend=self._spend,
+            allowed=metadata_access,
+        )  # fmt: skip
         self._tls: SandboxTLS | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -333,6 +342,7 @@ def serve_forever(
     seed: int = 0,
     faults: str = "",
     score_fields: bool = True,
+    metadata_access: bool = True,
     out: TextIO = sys.stdout,
     ready: Callable[[SalesforceSandbox], None] | None = None,
     stop: threading.Event | None = None,
@@ -345,6 +355,7 @@ def serve_forever(
         seed=seed,
         port=port,
         score_fields=score_fields,
+        metadata_access=metadata_access,
         faults=Faults.parse(faults),
     ).start()
     print(

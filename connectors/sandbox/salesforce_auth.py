@@ -126,6 +126,24 @@ class Sessions:
             return 200, out
         return 400, _error("unsupported_grant_type", "grant type not supported")
 
+    def userinfo(self, headers: Mapping[str, str], instance_url: str) -> tuple[int, Any]:
+        """``GET /services/oauth2/userinfo``: who the bearer token's user is.
+
+        A subset of the OpenID Connect keys Salesforce answers (``sub`` is the identity URL,
+        ``user_id``, ``organization_id``); an invalid token gets 403 ``Bad_OAuth_Token`` (not
+        401: Salesforce's userinfo differs from the REST API here, Mobile SDK issues note it).
+        """
+        scheme, _, token = headers.get("Authorization", "").partition(" ")
+        if scheme.lower() not in ("bearer", "oauth") or not self.valid(token.strip()):
+            return 403, "Bad_OAuth_Token"
+        return 200, {
+            "sub": f"{instance_url}/id/{ORG_ID}/{self.user_id}",
+            "user_id": self.user_id,
+            "organization_id": ORG_ID,
+            "user_type": "STANDARD",
+            "active": True,
+        }
+
     def _grant(self, instance_url: str, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
         token = self.new_access_token()
         issued = str(int(time.time() * 1000))

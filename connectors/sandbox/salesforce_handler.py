@@ -73,6 +73,17 @@ class Handler(BaseHTTPRequestHandler):
             box.counters.record("POST oauth2/token", status)
             self._send(Reply(status, payload, content_type="application/json;charset=UTF-8"))
             return
+        if segments[:3] == ["services", "oauth2", "userinfo"] and self.command == "GET":
+            if self._faulted(box, "GET oauth2/userinfo"):
+                return
+            status, info = box.sessions.userinfo(self.headers, box.instance_url)
+            box.counters.record("GET oauth2/userinfo", status)
+            kind = "application/json;charset=UTF-8" if status == 200 else "text/plain"
+            self._send(Reply(status, info, content_type=kind))
+            return
+        if segments[:3] == ["services", "Soap", "m"] and len(segments) > 3:
+            self._serve_metadata(box, segments[3], body)
+            return
         if segments[:2] != ["services", "data"] or len(segments) < 3:
             self._send(ApiError(404, "NOT_FOUND", "The requested resource does not exist").reply())
             return
@@ -98,7 +109,24 @@ class Handler(BaseHTTPRequestHandler):
                 log.exception("sandbox error on %s %s", self.command, self.path)
                 reply = Reply(500, [{"errorCode": "UNKNOWN_EXCEPTION",
                                      "message": "An unexpected error occurred."}])  # fmt: skip
+        if box.faults.lose_answer():  # the work is done, but its answer never arrives
+            box.counters.record(endpoint, 0)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         box.counters.record(endpoint, reply.status)
+        self._send(reply)
+
+    def _serve_metadata(self, box: SalesforceSandbox, version: str, body: bytes) -> None:
+        """``POST /services/Soap/m/<version>``: the Metadata API (SOAP), counted per operation."""
+        if self.command != "POST" or box.parse_version(f"v{version}") is None:
+            self._send(ApiError(404, "NOT_FOUND", "The requested resource does not exist").reply())
+            return
+        if self._faulted(box, "POST Soap/m"):
+            return
+        reply, operation = box.metadata.handle(body)
+        box.counters.record(f"POST Soap/m/{operation}", reply.status)
         self._send(reply)
 
     def _faulted(self, box: SalesforceSandbox, endpoint: str) -> bool:

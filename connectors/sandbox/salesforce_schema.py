@@ -274,6 +274,12 @@ class Schema:
         """The object called ``name`` (case-insensitive), or None."""
         return self._by_lower.get(name.casefold())
 
+    def add(self, spec: ObjectSpec) -> None:
+        """Declare ``spec``, or replace the object of that name (the Metadata API adds fields)."""
+        self.objects[spec.name] = spec
+        self._by_lower[spec.name.casefold()] = spec
+        self.by_prefix[spec.prefix] = spec
+
     # -- soql Catalog protocol --------------------------------------------------------------
     def object_name(self, name: str) -> str | None:
         spec = self.get(name)

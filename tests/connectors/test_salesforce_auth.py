@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sf_support import Orgs, connector, lead_ids, write
+from sf_support import Orgs, connector, lead_ids, read_all, write
 
 from leadsync.connectors.retry import RetryPolicy
 from leadsync.connectors.sandbox.faults import Faults
@@ -46,7 +46,7 @@ def test_expired_sessions_are_renewed_for_rest_and_bulk(
     assert org.sf.owners()  # logs in
     assert org.calls("POST oauth2/token") == 1
     org.box.expire_sessions()
-    pages = list(org.sf.all_leads(None))  # REST count, then Bulk jobs
+    pages = read_all(org.sf.all_leads(None))  # REST count, then Bulk jobs
     assert sum(len(p.leads) for p in pages) == len(lead_ids(org.box))
     assert org.calls("POST oauth2/token") == 2
     assert org.box.counters.snapshot()["GET query"].get(401) == 1
@@ -82,7 +82,7 @@ def test_a_session_id_cannot_be_renewed_and_says_so(orgs: Orgs) -> None:
     org = orgs(leads=10)
     org.box.expire_sessions()
     with pytest.raises(CrmAuthError, match="cannot be renewed"):
-        list(org.sf.all_leads(None))
+        read_all(org.sf.all_leads(None))
 
 
 def test_bad_client_secret_is_one_clear_message(
@@ -100,7 +100,7 @@ def test_spent_allocation_stops_with_rate_limited(orgs: Orgs) -> None:
     org = orgs(leads=10, daily_reserve=0)
     org.box.reset_usage(org.box.daily_limit)
     with pytest.raises(CrmRateLimited, match="daily API limit is spent"):
-        list(org.sf.all_leads(None))
+        read_all(org.sf.all_leads(None))
     assert org.calls() == 1  # never retried
 
 
@@ -115,7 +115,7 @@ def test_daily_reserve_stops_cleanly_and_the_run_resumes(orgs: Orgs) -> None:
     assert 403 not in {s for by in org.box.counters.snapshot().values() for s in by}
     org.box.reset_usage(0)  # the allocation freed up: the next run resumes from the cursor
     later = connector(org.box, org.account)
-    rest = list(later.all_leads(pages[-1].cursor))
+    rest = read_all(later.all_leads(pages[-1].cursor))
     later.close()
     ids = [c.lead.id for p in pages + rest for c in p.leads]
     assert sorted(ids) == sorted(lead_ids(org.box))

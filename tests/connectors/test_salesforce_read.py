@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sf_support import Orgs, lead_ids, write
+from sf_support import Orgs, lead_ids, read_all, write
 
 from leadsync.connectors.base import Connector, LeadPage
 
@@ -35,7 +35,7 @@ def _events(crm: object) -> list[tuple[str, float, list[tuple[str, object]]]]:
 def test_rest_backfill_reads_every_unconverted_lead_with_its_events(orgs: Orgs) -> None:
     org = orgs(leads=2500, seed=3)
     assert isinstance(org.sf, Connector)
-    pages = list(org.sf.all_leads(None))
+    pages = read_all(org.sf.all_leads(None))
     leads = _leads(pages)
     assert set(leads) == set(lead_ids(org.box))
     assert len(pages) == 2  # 2,000 rows a page
@@ -56,8 +56,8 @@ def test_rest_backfill_reads_every_unconverted_lead_with_its_events(orgs: Orgs) 
 def test_bulk_backfill_reads_the_same_leads_and_events_in_few_calls(orgs: Orgs) -> None:
     rest = orgs(leads=400, seed=4)
     bulk = orgs(leads=400, seed=4, salesforce={"bulk_threshold": 100})
-    by_rest = _leads(list(rest.sf.all_leads(None)))
-    pages = list(bulk.sf.all_leads(None))
+    by_rest = _leads(read_all(rest.sf.all_leads(None)))
+    pages = read_all(bulk.sf.all_leads(None))
     by_bulk = _leads(pages)
     assert by_bulk.keys() == by_rest.keys()
     for lead_id, crm in by_rest.items():
@@ -71,13 +71,13 @@ def test_bulk_backfill_reads_the_same_leads_and_events_in_few_calls(orgs: Orgs) 
     assert calls == {"POST jobs/query": 4, "GET jobs/query/{id}": 8,
                      "GET jobs/query/{id}/results": 4}  # fmt: skip
     assert pages[-1].cursor is not None and '"done":true' in pages[-1].cursor
-    assert list(bulk.sf.all_leads(pages[-1].cursor)) == []
+    assert read_all(bulk.sf.all_leads(pages[-1].cursor)) == []
 
 
 def test_rest_backfill_resumes_after_the_last_page(orgs: Orgs) -> None:
     org = orgs(leads=2100, seed=2)
     first = next(iter(org.sf.all_leads(None)))
-    rest = list(org.sf.all_leads(first.cursor))
+    rest = read_all(org.sf.all_leads(first.cursor))
     ids = [c.lead.id for c in first.leads] + [c.lead.id for p in rest for c in p.leads]
     assert sorted(ids) == sorted(lead_ids(org.box)) and len(ids) == len(set(ids))
 
@@ -117,7 +117,7 @@ def test_own_write_back_is_skipped_without_reading_engagement(orgs: Orgs) -> Non
 
 def test_contacts_and_owner_activity(orgs: Orgs) -> None:
     org = orgs(leads=80, contacts=40, seed=8, salesforce={"objects": ["Lead", "Contact"]})
-    leads = _leads(list(org.sf.all_leads(None)))
+    leads = _leads(read_all(org.sf.all_leads(None)))
     contacts = [c for c in leads.values() if c.object_type == "Contact"]  # type: ignore[attr-defined]
     assert len(contacts) == 40
     assert any(c.lead.properties.get("industry") for c in contacts)  # Account.Industry
@@ -134,7 +134,7 @@ def test_contacts_and_owner_activity(orgs: Orgs) -> None:
 
 def test_mapping_overrides_and_field_names(orgs: Orgs) -> None:
     org = orgs(leads=20, mapping={"country": "City", "industry": "Industry"})
-    leads = _leads(list(org.sf.all_leads(None)))
+    leads = _leads(read_all(org.sf.all_leads(None)))
     stored = {r["Id"]: r for r in org.box.store.rows("Lead")}
     for lead_id, crm in leads.items():
         assert crm.lead.properties["country"] == stored[lead_id]["City"]  # type: ignore[attr-defined]

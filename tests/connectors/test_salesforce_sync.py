@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sf_support import Org, Orgs, lead_ids
+from sf_support import Org, Orgs, lead_ids, read_all
 
 from leadsync.scoring.model import ScoringModel
 from leadsync.sync.pipeline import Sync
@@ -53,7 +53,7 @@ def test_backfill_then_incremental_runs(
     assert report.status == "ok"
     scores = _scores(org)
     assert None not in scores.values() and report.counts["writes"] == len(scores)
-    pages = list(org.sf.all_leads(None))
+    pages = read_all(org.sf.all_leads(None))
     for crm in (c for p in pages for c in p.leads):
         assert (
             crm.written.score == sync.store.scores(org.account.id, [crm.lead.id])[crm.lead.id].score

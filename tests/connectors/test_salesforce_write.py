@@ -126,6 +126,18 @@ def test_lost_answers_on_task_creation_never_duplicate(orgs: Orgs) -> None:
     assert len(markers) == 20
 
 
+def test_answers_lost_after_the_tasks_were_made_never_duplicate(orgs: Orgs) -> None:
+    org = orgs(leads=50, seed=16)
+    tasks = [_task(1, i) for i in lead_ids(org.box)[:30]]
+    org.box.faults.update(lost_answer_rate=0.5, seed=3)  # done, then the connection drops
+    result = org.sf.create_tasks(tasks)
+    org.box.faults.clear()
+    assert set(result.done) == {t.key for t in tasks}
+    assert org.box.counters.snapshot()["POST composite/sobjects"].get(0, 0) >= 1
+    made = [r["Id"] for r in org.box.store.rows("Task") if "[leadsync:" in str(r["Description"])]
+    assert sorted(made) == sorted(result.done.values())
+
+
 def test_missing_score_fields_say_what_the_admin_must_do(orgs: Orgs) -> None:
     org = orgs(leads=5, sandbox={"score_fields": False})
     with pytest.raises(CrmError) as err:
