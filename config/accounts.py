@@ -263,15 +263,28 @@ class Schedule(_Strict):
     def _duration(cls, value: Any) -> Any:
         return None if value is None else parse_duration(value)
 
+    @field_validator("cron", "full_rescore")
+    @classmethod
+    def _crontab(cls, value: str | None) -> str | None:
+        if value is not None:
+            from leadsync.sync.schedules import cron_trigger
+
+            cron_trigger(value)  # a ValueError that says what is wrong with it
+        return value
+
     @model_validator(mode="after")
     def _one(self) -> Schedule:
         if (self.interval is None) == (self.cron is None):
             raise ValueError("give exactly one of 'interval' or 'cron'")
+        if self.interval is not None and self.interval <= timedelta(0):
+            raise ValueError("interval: must be longer than 0s")
+        if self.jitter < timedelta(0):
+            raise ValueError("jitter: must not be negative")
         return self
 
 
 class Account(_Strict):
-    id: Annotated[str, Field(pattern=_ID)]
+    id: Annotated[str, Field(pattern=_ID, max_length=64)]  # the state tables' key width
     crm: Literal["hubspot", "salesforce"]
     credentials: dict[str, Any]
     """Checked against the CRM's own credentials class by :meth:`hubspot_credentials`."""
@@ -341,22 +354,45 @@ def load_accounts(path: str | Path) -> AccountsFile:
     """Read and validate an accounts file; errors name the file, the account and the field."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the accounts file ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: an accounts file is a mapping with an 'accounts' list")
     try:
         return AccountsFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError("\n".join(_problem(path, data, e) for e in exc.errors())) from None
+        raise ConfigError("\n".join(_problem(path, data, e, text) for e in exc.errors())) from None
 
 
-def _problem(path: Path, data: dict[str, Any], error: Any) -> str:
+def _line(text: str, loc: list[Any]) -> int | None:
+    """The line of the deepest node of ``loc`` found in the YAML text (1-based)."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in loc:
+        found = None
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            found = node.value[part] if part < len(node.value) else None
+        if found is None:
+            break
+        node, line = found, found.start_mark.line + 1
+    return line
+
+
+def _problem(path: Path, data: dict[str, Any], error: Any, text: str = "") -> str:
     loc = list(error["loc"])
-    where = str(path)
+    line = _line(text, loc) if text else None
+    where = f"{path}:{line}" if line else str(path)
     if len(loc) >= 2 and loc[0] == "accounts" and isinstance(loc[1], int):
         accounts = data.get("accounts") or []
         raw = accounts[loc[1]] if loc[1] < len(accounts) else {}

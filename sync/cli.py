@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +16,7 @@ from leadsync.config import templates
 from leadsync.errors import LeadError, LeadsyncError, ModelError
 from leadsync.scoring.engine import ScoreResult, score
 from leadsync.scoring.model import ScoringModel
-from leadsync.sync import commands, output
+from leadsync.sync import commands, output, status
 from leadsync.sync.describe import describe_model
 from leadsync.sync.leadfile import read_leads
 
@@ -37,6 +37,7 @@ app.command("sync")(commands.sync)
 app.command("explain")(commands.explain)
 app.command("runs")(commands.runs)
 app.command("forget")(commands.forget)
+app.command("status")(status.status)
 
 EXIT_INVALID_DATA = 1
 EXIT_INVALID_MODEL = 2
@@ -182,6 +183,12 @@ def sandbox(
     faults: Annotated[
         str, typer.Option(help="e.g. error_rate=0.05,latency_ms=20,burst_429=3")
     ] = "",
+    score_fields: Annotated[
+        bool, typer.Option(help="Salesforce: start with leadsync's score fields on Lead/Contact.")
+    ] = True,
+    metadata_access: Annotated[
+        bool, typer.Option(help="Salesforce: the API user may use the Metadata API.")
+    ] = True,
 ) -> None:
     """Run a sandbox CRM in the foreground and print how to point a client at it."""
     from leadsync.connectors.sandbox.faults import Faults
@@ -204,9 +211,78 @@ def sandbox(
     elif crm == "salesforce":
         from leadsync.connectors.sandbox.salesforce import serve_forever as serve_salesforce
 
-        serve_salesforce(port=port, leads=contacts, seed=seed, faults=faults)
+        serve_salesforce(
+            port=port,
+            leads=contacts,
+            seed=seed,
+            faults=faults,
+            score_fields=score_fields,
+            metadata_access=metadata_access,
+        )
     else:
         raise typer.BadParameter("hubspot or salesforce", param_hint="CRM")
+
+
+def _duration(text: str, option: str, *, zero: bool = False) -> timedelta:
+    from leadsync.config.accounts import parse_duration
+
+    if zero and text.strip() in ("0", "off"):
+        return timedelta(0)
+    try:
+        value = parse_duration(text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint=option) from None
+    if value < timedelta(0) or (value == timedelta(0) and not zero):
+        raise typer.BadParameter("must be longer than 0s", param_hint=option)
+    return value
+
+
+@app.command("daemon")
+def daemon_command(
+    accounts_file: commands.AccountsFile = None,
+    http: Annotated[
+        str | None,
+        typer.Option(help="Serve /metrics, /healthz and /readyz here, e.g. 127.0.0.1:9464."),
+    ] = None,
+    grace: Annotated[
+        str, typer.Option(help="On SIGTERM/SIGINT, how long running pages may take to finish.")
+    ] = "30s",
+    lease: Annotated[
+        str, typer.Option(help="Lease time: how soon another replica takes a dead one's accounts.")
+    ] = "60s",
+    replica_id: Annotated[
+        str | None, typer.Option(help="This replica's name in leases and runs (default host:pid).")
+    ] = None,
+    backoff: Annotated[
+        str, typer.Option(help="A failing account's first wait, doubled at each failure.")
+    ] = "1m",
+    backoff_max: Annotated[str, typer.Option(help="The longest wait of a failing account.")] = "1h",
+    watch: Annotated[
+        str, typer.Option(help="How often the accounts file is checked for changes (0: never).")
+    ] = "5s",
+    workers: Annotated[int, typer.Option(min=1, help="Accounts run at the same time.")] = 8,
+) -> None:
+    """Run every account on its schedule until SIGTERM; SIGHUP reloads the accounts file.
+
+    See docs/daemon.md: schedules, full re-scores, leases between replicas, backoff,
+    signals and reloads.
+    """
+    from leadsync.config.settings import Settings
+    from leadsync.sync.daemon import Daemon, Options
+    from leadsync.sync.worker import Backoff
+
+    settings = Settings()
+    options = Options(
+        accounts_file=accounts_file or settings.accounts_file,
+        grace=_duration(grace, "--grace", zero=True),
+        lease=_duration(lease, "--lease"),
+        replica_id=replica_id,
+        http=http,
+        backoff=Backoff(_duration(backoff, "--backoff"), _duration(backoff_max, "--backoff-max")),
+        watch=_duration(watch, "--watch", zero=True),
+        workers=workers,
+    )
+    raise typer.Exit(Daemon(options, settings).serve())
 
 
 def main() -> None:

@@ -89,19 +89,34 @@ def config_check(
     typer.echo(f"{path}: valid ({len(accounts.accounts)} accounts)")
 
 
-def setup(account: AccountOption, accounts_file: AccountsFile = None) -> None:
+def setup(
+    account: AccountOption,
+    create: Annotated[
+        bool,
+        typer.Option(
+            "--create",
+            help="Salesforce: create missing score fields (Metadata API), the permission set "
+            "and its assignment. HubSpot creates its properties either way.",
+        ),
+    ] = False,
+    accounts_file: AccountsFile = None,
+) -> None:
     """Check leadsync's score fields on an account and create them where the CRM allows.
 
     HubSpot: the properties and their group are created (the token needs the schema
     scope). Salesforce: the fields are checked through describe; when one is missing or
-    not editable, the message says exactly what the admin must create and grant.
+    not editable, the message says exactly what the admin must create and grant, or, with
+    --create, leadsync creates the fields, a permission set granting access to them and its
+    assignment to the integration user (which then needs "Customize Application" and
+    "Modify Metadata Through Metadata API Functions").
     """
     with opened(account, accounts_file) as ctx:
-        created = ctx.connector.ensure_score_fields([t.name for t in ctx.model.tiers])
-    if created:
-        out.print(f"{account}: created {', '.join(created)}")
-    else:
-        out.print(f"{account}: the score fields are in place")
+        created = ctx.connector.ensure_score_fields(
+            [t.name for t in ctx.model.tiers], create=create
+        )
+    for item in created:
+        out.print(f"{account}: created {item}", markup=False)
+    out.print(f"{account}: the score fields are in place", markup=False)
 
 
 def backfill(

@@ -3,17 +3,56 @@
 Fields passed with ``extra=`` (account, run, counts…) become JSON keys. Nothing that
 reaches a log line is a secret: credentials are :class:`pydantic.SecretStr` and are
 only unwrapped where a request is signed.
+
+:func:`bind` sets fields (the daemon's ``account`` and ``run``) for every line logged
+in the current thread or task until the block ends, however deep in a connector.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_CONTEXT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "leadsync_log_context", default=None
+)
+
+
+@contextlib.contextmanager
+def bind(**fields: Any) -> Iterator[None]:
+    """Add ``fields`` to every log line of this thread (or task) inside the block."""
+    token = _CONTEXT.set({**(_CONTEXT.get() or {}), **fields})
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+def current() -> dict[str, Any]:
+    """The bound fields, to bind them again in another thread."""
+    return dict(_CONTEXT.get() or {})
+
+
+def bind_more(**fields: Any) -> None:
+    """Add fields to the current :func:`bind` block (e.g. the run id once it is known)."""
+    _CONTEXT.set({**(_CONTEXT.get() or {}), **fields})
+
+
+class ContextFilter(logging.Filter):
+    """Copies the bound fields onto each record, unless the call passed its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in (_CONTEXT.get() or {}).items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,6 +82,7 @@ def configure(level: str = "INFO", fmt: str = "auto") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
+    handler.addFilter(ContextFilter())
     root = logging.getLogger("leadsync")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -8,6 +8,8 @@ release can read the state an older one left. A new step is appended, never edit
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -19,10 +21,44 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
+    inspect,
     select,
+    text,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """``moment`` in UTC; a naive one is taken to be in UTC already (how it was stored)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment, written and read back as an aware UTC ``datetime`` on every database.
+
+    SQLite keeps ``DateTime`` as text without an offset, so an aware value in another zone
+    would be stored as its wall-clock time and read back naive; PostgreSQL's
+    ``timestamptz`` reads back in the session's time zone and takes a naive value as local
+    to it. Converting to UTC on the way in and out makes both give the same values, and
+    keeps SQLite's text comparisons (lease expiries, ``WHERE expires_at < :now``)
+    chronological. The DDL is plain ``DateTime(timezone=True)``: no migration needed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return utc(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return utc(value)
+
 
 metadata = MetaData()
 
@@ -34,7 +70,7 @@ cursors = Table(
     Column("account_id", String(64), primary_key=True),
     Column("kind", String(16), primary_key=True),
     Column("value", Text),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 lead_scores = Table(
@@ -47,9 +83,9 @@ lead_scores = Table(
     Column("model", String(128), nullable=False),
     Column("digest", String(64), nullable=False),
     Column("mql_armed", Boolean, nullable=False, default=True),
-    Column("last_task_at", DateTime(timezone=True)),
+    Column("last_task_at", UTCDateTime()),
     Column("crm_stamp", String(64)),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 crossings = Table(
@@ -63,8 +99,8 @@ crossings = Table(
     Column("state", String(16), nullable=False),
     Column("task_id", String(64)),
     Column("payload", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime()),
     UniqueConstraint("account_id", "key"),
 )
 
@@ -77,7 +113,7 @@ failed_writes = Table(
     Column("payload", Text, nullable=False),
     Column("error", Text, nullable=False),
     Column("attempts", Integer, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 runs = Table(
@@ -86,11 +122,38 @@ runs = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("account_id", String(64), nullable=False, index=True),
     Column("kind", String(16), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("ended_at", DateTime(timezone=True)),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime()),
     Column("status", String(16), nullable=False),
     Column("counts", Text, nullable=False),
     Column("error", Text),
+    Column("replica", String(128)),
+)
+
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("token", Integer, nullable=False),
+    Column("acquired_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+account_status = Table(
+    "account_status",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("last_error_kind", String(64)),
+    Column("backoff_until", UTCDateTime()),
+    Column("next_run_at", UTCDateTime()),
+    Column("last_success_at", UTCDateTime()),
+    Column("api_remaining", Integer),
+    Column("api_limit", Integer),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 
@@ -98,8 +161,15 @@ def _v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[cursors, lead_scores, crossings, failed_writes, runs])
 
 
+def _v2(conn: Connection) -> None:
+    """The daemon: per-account leases, per-account status, the replica behind each run."""
+    metadata.create_all(conn, tables=[leases, account_status])
+    if "replica" not in {c["name"] for c in inspect(conn).get_columns("runs")}:
+        conn.execute(text("ALTER TABLE runs ADD COLUMN replica VARCHAR(128)"))
+
+
 #: Version n is reached by running STEPS[n - 1].
-STEPS: list[Callable[[Connection], None]] = [_v1]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2]
 
 
 def current_version(conn: Connection) -> int:
@@ -107,8 +177,29 @@ def current_version(conn: Connection) -> int:
     return conn.scalar(select(schema_version.c.version)) or 0
 
 
+#: The PostgreSQL advisory lock that serializes replicas upgrading one database at start.
+MIGRATION_LOCK = 0x1EAD5C
+
+
 def upgrade(engine: Engine) -> int:
-    """Bring the database to the latest version; returns it."""
+    """Bring the database to the latest version; returns it.
+
+    On PostgreSQL several replicas may start at once: an advisory lock lets one of them
+    upgrade while the others wait, then find nothing left to do.
+    """
+    locking = engine.dialect.name == "postgresql"
+    with engine.connect() as lock:
+        if locking:
+            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        try:
+            return _upgrade(engine)
+        finally:
+            if locking:
+                lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                lock.commit()
+
+
+def _upgrade(engine: Engine) -> int:
     with engine.begin() as conn:
         version = current_version(conn)
     if version > len(STEPS):

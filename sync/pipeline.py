@@ -14,14 +14,18 @@ score twice or creating a task twice:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
+
+from sqlalchemy.engine import Connection
 
 from leadsync.config.accounts import Account
 from leadsync.connectors.base import (
@@ -46,6 +50,8 @@ log = logging.getLogger("leadsync.sync")
 Mode = Literal["incremental", "backfill"]
 NO_CONSENT = "behaviour not scored: no marketing consent"
 ROUND_ROBIN = "round_robin"
+#: Leads scored at a time within a page (one state look-up each).
+SLICE = 2_000
 FIELDS = "fields"
 
 
@@ -97,13 +103,28 @@ class Sync:
         store: StateStore,
         model: ScoringModel,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        guard: Callable[[Connection], None] | None = None,
+        replica: str | None = None,
     ) -> None:
+        """``guard`` runs inside every state transaction and may refuse it by raising (the
+        daemon's lease fencing, :meth:`Leases.fence`); ``replica`` names the daemon replica
+        in the run history."""
         self.account = account
         self.connector = connector
         self.store = store
         self.model = model
         self.clock = clock
+        self.guard = guard
+        self.replica = replica
         self.threshold = Decimal(str(model.mql_threshold))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with self.store.transaction() as conn:
+            if self.guard:
+                self.guard(conn)
+            yield conn
 
     def run(
         self,
@@ -113,13 +134,22 @@ class Sync:
         limit: int | None = None,
         on_page: Callable[[RunReport], None] | None = None,
         on_change: Callable[[Change], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+        on_start: Callable[[int], None] | None = None,
     ) -> RunReport:
-        """One run; ``on_page`` sees the report grow, ``on_change`` each score change."""
+        """One run; ``on_page`` sees the report grow, ``on_change`` each score change.
+
+        ``stop`` is asked after each page: when it answers yes the run ends there, its
+        cursor saved (status ``stopped``), and the next run resumes from it. ``on_start``
+        learns the run's id as soon as it is in the history.
+        """
         account_id = self.account.id
         dry_run = dry_run or self.account.dry_run
         report = RunReport(None, account_id, mode, dry_run)
         if not dry_run:
-            report.run_id = self.store.start_run(account_id, mode)
+            report.run_id = self.store.start_run(account_id, mode, self.replica)
+            if on_start:
+                on_start(report.run_id)
         started = self.clock()
         try:
             if not dry_run:
@@ -141,14 +171,18 @@ class Sync:
                 if not complete:
                     finished = False
                     break
+                if stop and stop() and page.cursor is not None:  # None: that was the last
+                    finished, report.status = False, "stopped"
+                    break
             if finished and mode == "backfill" and not dry_run:
-                with self.store.transaction() as conn:
+                with self._transaction() as conn:
                     self.store.set_cursor(conn, account_id, "backfill", None)
                     if self.store.cursor(account_id, "incremental") is None:
                         self.store.set_cursor(
                             conn, account_id, "incremental", self.connector.cursor_at(started)
                         )
-            report.status = "ok" if finished else "partial"
+            if report.status == "running":
+                report.status = "ok" if finished else "partial"
         except LeadsyncError as error:
             report.status, report.error = "failed", str(error)
             raise
@@ -160,6 +194,10 @@ class Sync:
             report.counts["api_calls"] = usage.total
             report.counts["rate_limit_waits"] = usage.rate_limit_waits
             report.counts["throttled"] = usage.throttled
+            if usage.daily_remaining is not None:
+                report.counts["api_daily_remaining"] = usage.daily_remaining
+            if usage.daily_limit is not None:
+                report.counts["api_daily_limit"] = usage.daily_limit
             if report.run_id is not None:
                 self.store.finish_run(
                     report.run_id, report.status, dict(report.counts), report.error
@@ -184,50 +222,52 @@ class Sync:
     ) -> bool:
         """Process a page; False when ``limit`` cut it short (its cursor is not saved)."""
         account_id = self.account.id
-        leads = list(page.leads)
         complete = True
-        if limit is not None and report.counts["leads"] + len(leads) > limit:
-            leads = leads[: max(0, limit - report.counts["leads"])]
-            complete = False
         report.counts["skipped_own_writes"] += page.skipped
         now = self.clock()
-        stored = self.store.scores(account_id, [c.lead.id for c in leads])
         robin = self._round_robin()
         writes: list[ScoreWrite] = []
         rows: dict[str, dict[str, Any]] = {}
-        tasks: list[tuple[CrmLead, ScoreResult, str | None]] = []
-        for crm_lead in leads:
-            result, reasons = self._score(crm_lead.lead, now)
-            report.counts["leads"] += 1
-            report.tiers[result.tier] += 1
-            report.counts["mql"] += result.is_mql
-            write, row, crossing, owner = self._decide(
-                crm_lead, result, reasons, stored.get(crm_lead.lead.id), robin, now
-            )
-            rows[crm_lead.lead.id] = row
-            if crossing:
-                tasks.append((crm_lead, result, owner))
-            if write is None:
-                report.counts["unchanged"] += 1
-                continue
-            writes.append(write)
-            if on_change:
-                written = crm_lead.written
-                on_change(
-                    Change(
-                        write.lead_id,
-                        crm_lead.name,
-                        written.score,
-                        result.score,
-                        written.tier,
-                        result.tier,
-                        reasons,
-                        crossing,
-                    )
+        crossings: list[Crossing] = []
+        leads = iter(page.leads)
+        # a slice at a time: a streamed page's leads (with their events) are never all held
+        while complete and (chunk := list(itertools.islice(leads, SLICE))):
+            if limit is not None and report.counts["leads"] + len(chunk) > limit:
+                chunk = chunk[: max(0, limit - report.counts["leads"])]
+                complete = False
+            stored = self.store.scores(account_id, [c.lead.id for c in chunk])
+            for crm_lead in chunk:
+                result, reasons = self._score(crm_lead.lead, now)
+                report.counts["leads"] += 1
+                report.tiers[result.tier] += 1
+                report.counts["mql"] += result.is_mql
+                write, row, crossing, owner = self._decide(
+                    crm_lead, result, reasons, stored.get(crm_lead.lead.id), robin, now
                 )
+                rows[crm_lead.lead.id] = row
+                if crossing:
+                    crossings.append(self._crossing(crm_lead, result, owner, now))
+                if write is None:
+                    report.counts["unchanged"] += 1
+                    continue
+                writes.append(write)
+                if on_change:
+                    written = crm_lead.written
+                    on_change(
+                        Change(
+                            write.lead_id,
+                            crm_lead.name,
+                            written.score,
+                            result.score,
+                            written.tier,
+                            result.tier,
+                            reasons,
+                            crossing,
+                        )
+                    )
         if dry_run:
             report.counts["writes"] += len(writes)
-            report.counts["tasks"] += len(tasks)
+            report.counts["tasks"] += len(crossings)
             return complete
         outcome = self.connector.write_scores(writes) if writes else BatchResult()
         report.counts["writes"] += len(outcome.done)
@@ -237,10 +277,7 @@ class Sync:
             rows[lead_id]["crm_stamp"] = stamp or None
         for lead_id in outcome.failed:  # not written: keep the MQL state, force a rewrite
             rows[lead_id].update(digest="", crm_stamp=None)
-        crossings = [
-            self._crossing(crm_lead, result, owner, now) for crm_lead, result, owner in tasks
-        ]
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             self.store.save_scores(conn, account_id, rows.values())
             self.store.record_failed_writes(
                 conn,
@@ -262,7 +299,7 @@ class Sync:
             self.store.set_cursor(conn, account_id, ROUND_ROBIN, str(robin.position))
         self._create_tasks(crossings, report)
         if complete:
-            with self.store.transaction() as conn:
+            with self._transaction() as conn:
                 self.store.set_cursor(conn, account_id, report.mode, page.cursor)
         return complete
 
@@ -343,6 +380,9 @@ class Sync:
     def _create_tasks(self, crossings: Sequence[Crossing], report: RunReport) -> None:
         if not crossings:
             return
+        if self.guard:  # still ours? (a task is the one write that is not idempotent)
+            with self._transaction():
+                pass
         outcome = self.connector.create_tasks([_task_from(c) for c in crossings])
         report.counts["tasks"] += len(outcome.done)
         report.counts["task_failures"] += len(outcome.failed)
@@ -381,7 +421,7 @@ class Sync:
             return
         created = self.connector.ensure_score_fields(tiers)
         report.counts["fields_created"] += len(created)
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             self.store.set_cursor(conn, self.account.id, FIELDS, wanted)
 
     def _retry_failed_writes(self, report: RunReport) -> None:
@@ -397,7 +437,7 @@ class Sync:
             for lead_id, stamp in outcome.done.items()
             for w in [by_id[lead_id]]
         }
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             self.store.mark_written(conn, self.account.id, written)
             self.store.clear_failed_writes(conn, self.account.id, outcome.done)
             self.store.record_failed_writes(

@@ -22,12 +22,28 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import (
+    Engine,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
-from leadsync.errors import ConfigError
-from leadsync.sync import migrations
-from leadsync.sync.migrations import crossings, cursors, failed_writes, lead_scores, runs
+from leadsync.sync.database import open_engine, upsert
+from leadsync.sync.migrations import (
+    account_status,
+    crossings,
+    cursors,
+    failed_writes,
+    lead_scores,
+    runs,
+)
+
+#: Ids per ``IN (…)`` list: well under SQLite's 999 bound parameters (older builds) and
+#: PostgreSQL's 65,535, with the account id and the other conditions beside them.
+CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +86,26 @@ class Run:
     status: str
     counts: dict[str, int]
     error: str | None
+    replica: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountStatus:
+    """What the daemon last knew of an account (``leadsync status`` reads it)."""
+
+    account_id: str
+    failures: int = 0
+    last_error: str | None = None
+    last_error_kind: str | None = None
+    backoff_until: datetime | None = None
+    next_run_at: datetime | None = None
+    last_success_at: datetime | None = None
+    api_remaining: int | None = None
+    api_limit: int | None = None
 
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; they were stored in UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 def default_url(path: str | Path) -> str:
@@ -88,21 +113,12 @@ def default_url(path: str | Path) -> str:
 
 
 class StateStore:
-    """The state of every account, in one database."""
+    """The state of every account, in one database (SQLite or PostgreSQL, same schema)."""
 
     def __init__(self, url: str) -> None:
+        """Open the database at ``url`` (see :func:`open_engine`), its schema up to date."""
         self.url = url
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(
-                parents=True, exist_ok=True
-            )
-        try:
-            self.engine: Engine = create_engine(url, future=True)
-        except Exception as exc:  # an unparsable URL or a missing driver
-            raise ConfigError(f"state database {_safe(url)}: {exc}") from None
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        migrations.upgrade(self.engine)
+        self.engine: Engine = open_engine(url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -119,17 +135,11 @@ class StateStore:
 
     def set_cursor(self, conn: Connection, account_id: str, kind: str, value: str | None) -> None:
         """Part of a page's transaction: the cursor moves with the writes it covers."""
-        done = conn.execute(
-            update(cursors)
-            .where(cursors.c.account_id == account_id, cursors.c.kind == kind)
-            .values(value=value, updated_at=now())
+        upsert(
+            conn,
+            cursors,
+            [{"account_id": account_id, "kind": kind, "value": value, "updated_at": now()}],
         )
-        if done.rowcount == 0:
-            conn.execute(
-                insert(cursors).values(
-                    account_id=account_id, kind=kind, value=value, updated_at=now()
-                )
-            )
 
     def transaction(self) -> Any:
         """``with store.transaction() as conn:`` — everything inside commits together."""
@@ -141,7 +151,7 @@ class StateStore:
         ids = list(lead_ids)
         found: dict[str, StoredScore] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(ids, 500):
+            for chunk in _chunks(ids, CHUNK):
                 rows = conn.execute(
                     select(lead_scores).where(
                         lead_scores.c.account_id == account_id, lead_scores.c.lead_id.in_(chunk)
@@ -154,7 +164,7 @@ class StateStore:
                         row.model,
                         row.digest,
                         row.mql_armed,
-                        _aware(row.last_task_at),
+                        row.last_task_at,
                         row.crm_stamp,
                     )
         return found
@@ -170,19 +180,18 @@ class StateStore:
     def save_scores(
         self, conn: Connection, account_id: str, rows: Iterable[dict[str, Any]]
     ) -> None:
-        """Upsert rows of ``lead_scores`` columns (``lead_id``, ``score``, ``tier``…)."""
-        for row in rows:
-            values = {**row, "score": str(row["score"]), "updated_at": now()}
-            done = conn.execute(
-                update(lead_scores)
-                .where(
-                    lead_scores.c.account_id == account_id,
-                    lead_scores.c.lead_id == row["lead_id"],
-                )
-                .values(**values)
-            )
-            if done.rowcount == 0:
-                conn.execute(insert(lead_scores).values(account_id=account_id, **values))
+        """Upsert rows of ``lead_scores`` columns (``lead_id``, ``score``, ``tier``…).
+
+        Scores are stored as the text of their ``Decimal`` (``"12.50"`` reads back as
+        ``Decimal("12.50")``), so no database rounds them through a float. A column a row
+        leaves out keeps its stored value (or its default, for a new lead).
+        """
+        moment = now()
+        values = [
+            {**row, "account_id": account_id, "score": str(row["score"]), "updated_at": moment}
+            for row in rows
+        ]
+        upsert(conn, lead_scores, values)
 
     def mark_written(
         self, conn: Connection, account_id: str, written: dict[str, tuple[str, str | None]]
@@ -265,38 +274,32 @@ class StateStore:
     def record_failed_writes(
         self, conn: Connection, account_id: str, failures: Iterable[FailedWrite]
     ) -> None:
-        for failure in failures:
-            done = conn.execute(
-                update(failed_writes)
-                .where(
-                    failed_writes.c.account_id == account_id,
-                    failed_writes.c.lead_id == failure.lead_id,
-                )
-                .values(
-                    payload=json.dumps(failure.payload),
-                    error=failure.error,
-                    attempts=failed_writes.c.attempts + 1,
-                    updated_at=now(),
-                )
-            )
-            if done.rowcount == 0:
-                conn.execute(
-                    insert(failed_writes).values(
-                        account_id=account_id,
-                        lead_id=failure.lead_id,
-                        object_type=failure.object_type,
-                        payload=json.dumps(failure.payload),
-                        error=failure.error,
-                        attempts=1,
-                        updated_at=now(),
-                    )
-                )
+        """Remember refused writes; one already remembered counts one more attempt."""
+        moment = now()
+        upsert(
+            conn,
+            failed_writes,
+            [
+                {
+                    "account_id": account_id,
+                    "lead_id": failure.lead_id,
+                    "object_type": failure.object_type,
+                    "payload": json.dumps(failure.payload),
+                    "error": _text(failure.error),
+                    "attempts": 1,
+                    "updated_at": moment,
+                }
+                for failure in failures
+            ],
+            keep=("object_type",),
+            on_conflict={"attempts": failed_writes.c.attempts + 1},
+        )
 
     def clear_failed_writes(
         self, conn: Connection, account_id: str, lead_ids: Iterable[str]
     ) -> None:
         ids = list(lead_ids)
-        for chunk in _chunks(ids, 500):
+        for chunk in _chunks(ids, CHUNK):
             conn.execute(
                 failed_writes.delete().where(
                     failed_writes.c.account_id == account_id, failed_writes.c.lead_id.in_(chunk)
@@ -305,7 +308,7 @@ class StateStore:
 
     # --- runs ----------------------------------------------------------------------------
 
-    def start_run(self, account_id: str, kind: str) -> int:
+    def start_run(self, account_id: str, kind: str, replica: str | None = None) -> int:
         with self.engine.begin() as conn:
             result = conn.execute(
                 insert(runs).values(
@@ -314,6 +317,7 @@ class StateStore:
                     started_at=now(),
                     status="running",
                     counts="{}",
+                    replica=_clip(replica, runs.c.replica.type.length),
                 )
             )
             return int(result.inserted_primary_key[0])
@@ -325,7 +329,9 @@ class StateStore:
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id)
-                .values(ended_at=now(), status=status, counts=json.dumps(counts), error=error)
+                .values(
+                    ended_at=now(), status=status, counts=json.dumps(counts), error=_text(error)
+                )
             )
 
     def runs(self, account_id: str, limit: int = 20) -> list[Run]:
@@ -341,23 +347,62 @@ class StateStore:
                     r.id,
                     r.account_id,
                     r.kind,
-                    _aware(r.started_at),  # type: ignore[arg-type]
-                    _aware(r.ended_at),
+                    r.started_at,
+                    r.ended_at,
                     r.status,
                     json.loads(r.counts),
                     r.error,
+                    r.replica,
                 )
                 for r in rows
             ]
+
+    # --- account status (the daemon's) -----------------------------------------------
+
+    def account_status(self) -> dict[str, AccountStatus]:
+        with self.engine.connect() as conn:
+            return {
+                r.account_id: AccountStatus(
+                    r.account_id,
+                    r.failures,
+                    r.last_error,
+                    r.last_error_kind,
+                    r.backoff_until,
+                    r.next_run_at,
+                    r.last_success_at,
+                    r.api_remaining,
+                    r.api_limit,
+                )
+                for r in conn.execute(select(account_status))
+            }
+
+    def set_account_status(self, status: AccountStatus) -> None:
+        values = {
+            "account_id": status.account_id,
+            "failures": status.failures,
+            "last_error": _text(status.last_error),
+            "last_error_kind": _clip(
+                status.last_error_kind, account_status.c.last_error_kind.type.length
+            ),
+            "backoff_until": status.backoff_until,
+            "next_run_at": status.next_run_at,
+            "last_success_at": status.last_success_at,
+            "api_remaining": status.api_remaining,
+            "api_limit": status.api_limit,
+            "updated_at": now(),
+        }
+        with self.engine.begin() as conn:
+            upsert(conn, account_status, [values])
 
     # --- privacy -------------------------------------------------------------------------
 
     def forget(self, account_id: str, lead_ids: Iterable[str]) -> int:
         """Erase everything stored about these leads (GDPR); returns the rows removed."""
+        ids = list(lead_ids)  # once: an iterator would be spent after the first table
         removed = 0
         with self.engine.begin() as conn:
             for table in (lead_scores, crossings, failed_writes):
-                for chunk in _chunks(list(lead_ids), 500):
+                for chunk in _chunks(ids, CHUNK):
                     removed += conn.execute(
                         table.delete().where(
                             table.c.account_id == account_id, table.c.lead_id.in_(chunk)
@@ -372,25 +417,18 @@ class StateStore:
             )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _safe(url: str) -> str:
-    """The URL without its password."""
-    head, at, tail = url.rpartition("@")
-    if not at:
-        return url
-    scheme, _, credentials = head.partition("://")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{tail}"
+def _text(value: str | None) -> str | None:
+    """Error text as both databases store it: PostgreSQL refuses NUL characters."""
+    return None if value is None else value.replace("\x00", "")
+
+
+def _clip(value: str | None, length: int | None) -> str | None:
+    """A label cut to its column: PostgreSQL refuses a longer one, SQLite would keep it."""
+    if value is None or length is None:
+        return value
+    return value[:length]

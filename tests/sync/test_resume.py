@@ -1,4 +1,6 @@
-"""A backfill killed mid-run (SIGKILL, a real subprocess) and restarted ends right."""
+"""A backfill killed mid-run (SIGKILL, a real subprocess) and restarted ends right, with
+its state on SQLite and on PostgreSQL (where the kill leaves a transaction open on the
+server: it must roll back, not be half-saved)."""
 
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ def all_tasks(client: HubSpot) -> list:
         after = page.paging.next.after
 
 
-def test_a_killed_backfill_resumes_without_losing_or_duplicating(tmp_path):
+def test_a_killed_backfill_resumes_without_losing_or_duplicating(tmp_path, state_url):
     with HubSpotSandbox(
         contacts=2500,
         seed=21,
@@ -58,7 +60,7 @@ def test_a_killed_backfill_resumes_without_losing_or_duplicating(tmp_path):
         env = {
             **os.environ,
             "TEST_TOKEN": sandbox.token,
-            "LEADSYNC_STATE_PATH": str(tmp_path / "state.db"),
+            "LEADSYNC_DATABASE_URL": state_url,
             "LEADSYNC_ACCOUNTS_FILE": str(tmp_path / "accounts.yaml"),
         }
 

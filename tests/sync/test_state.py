@@ -1,20 +1,28 @@
-"""The state store on a real SQLite file: versions, cursors, scores, crossings, runs."""
+"""The state store on a real database, SQLite and PostgreSQL alike: versions, cursors,
+scores, crossings, runs, account status, and what each database would do differently
+(time zones, decimals, booleans, long id lists, unreachable servers)."""
 
 from __future__ import annotations
 
+import threading
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
+from leadsync.config.settings import Settings
 from leadsync.errors import ConfigError
 from leadsync.sync import migrations
-from leadsync.sync.state import Crossing, FailedWrite, StateStore
+from leadsync.sync.database import safe_url as _safe
+from leadsync.sync.state import AccountStatus, Crossing, FailedWrite, StateStore
+
+PLUS_TWO = timezone(timedelta(hours=2))
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+def store(state_url):
+    store = StateStore(state_url)
     yield store
     store.close()
 
@@ -33,28 +41,57 @@ def row(lead_id, score="10", **extra):
     }
 
 
-def test_schema_is_versioned_and_reopening_keeps_state(tmp_path):
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    first = StateStore(url)
+def test_schema_is_versioned_and_reopening_keeps_state(state_url):
+    first = StateStore(state_url)
     with first.transaction() as conn:
         first.set_cursor(conn, "acme", "incremental", "c1")
     first.close()
-    again = StateStore(url)
+    again = StateStore(state_url)
     assert again.cursor("acme", "incremental") == "c1"
     with again.engine.connect() as conn:
         assert conn.scalar(text("select version from schema_version")) == len(migrations.STEPS)
-        assert conn.scalar(text("pragma journal_mode")) == "wal"
+        if again.engine.dialect.name == "sqlite":
+            assert conn.scalar(text("pragma journal_mode")) == "wal"
+        else:
+            assert conn.scalar(text("select count(*) from schema_version")) == 1
     again.close()
 
 
-def test_a_newer_schema_is_refused(tmp_path):
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    StateStore(url).close()
-    engine = create_engine(url)
+def test_a_newer_schema_is_refused(state_url):
+    StateStore(state_url).close()
+    engine = create_engine(state_url)
     with engine.begin() as conn:
         conn.execute(text("update schema_version set version = 99"))
+    engine.dispose()
     with pytest.raises(ConfigError, match="upgrade leadsync"):
-        StateStore(url)
+        StateStore(state_url)
+
+
+@pytest.mark.parametrize("state_backend", ["postgresql"])
+def test_replicas_starting_together_upgrade_once(state_url):
+    """Four stores opening one empty PostgreSQL database at once: the advisory lock lets
+    one create the schema, the others find it done."""
+    opened: list[StateStore] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def open_store() -> None:
+        start.wait()
+        try:
+            opened.append(StateStore(state_url))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and len(opened) == 4
+    with opened[0].engine.connect() as conn:
+        assert conn.scalar(text("select count(*) from schema_version")) == 1
+    for store in opened:
+        store.close()
 
 
 def test_scores_upsert_and_own_writes(store):
@@ -68,6 +105,83 @@ def test_scores_upsert_and_own_writes(store):
     assert store.scores("other", ["1"]) == {}
 
 
+def test_values_read_back_the_same_on_every_database(store):
+    """Decimals keep their digits, booleans stay booleans, moments come back aware in
+    UTC whatever zone they were given in (and whatever the session's zone is)."""
+    crossed = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=PLUS_TWO)
+    with store.transaction() as conn:
+        store.save_scores(
+            conn,
+            "acme",
+            [
+                row("1", score="12.50", mql_armed=False, last_task_at=crossed),
+                row("2", score="-7.125"),
+                row("3", score="71"),
+            ],
+        )
+    scores = store.scores("acme", ["1", "2", "3"])
+    assert [str(scores[i].score) for i in "123"] == ["12.50", "-7.125", "71"]
+    assert scores["1"].mql_armed is False and scores["2"].mql_armed is True
+    assert scores["1"].last_task_at == crossed
+    assert scores["1"].last_task_at.tzinfo == UTC
+    assert scores["1"].last_task_at.hour == 7
+    assert scores["2"].last_task_at is None
+
+    # a column left out keeps its value; one given is overwritten
+    partial = {"lead_id": "1", "score": Decimal("13"), "tier": "warm", "model": "m", "digest": "x"}
+    with store.transaction() as conn:
+        store.save_scores(conn, "acme", [partial])
+    again = store.scores("acme", ["1"])["1"]
+    assert (again.score, again.tier, again.mql_armed, again.last_task_at) == (
+        Decimal("13"), "warm", False, crossed,
+    )  # fmt: skip
+
+
+def test_account_status_round_trips(store):
+    backoff = datetime(2026, 3, 1, 12, 0, tzinfo=PLUS_TWO)
+    naive = datetime(2026, 3, 1, 12, 0)  # taken to be UTC, as leadsync stores moments
+    store.set_account_status(
+        AccountStatus(
+            "acme",
+            failures=2,
+            last_error="HTTP 503\x00 from the CRM",
+            last_error_kind="X" * 100,
+            backoff_until=backoff,
+            next_run_at=naive,
+            api_remaining=10,
+            api_limit=100,
+        )
+    )
+    store.set_account_status(AccountStatus("other"))
+    status = store.account_status()
+    acme = status["acme"]
+    assert acme.backoff_until == backoff and acme.backoff_until.tzinfo == UTC
+    assert acme.next_run_at == naive.replace(tzinfo=UTC)
+    assert acme.last_error == "HTTP 503 from the CRM"  # PostgreSQL refuses NULs
+    assert acme.last_error_kind == "X" * 64  # the column's length, on both
+    assert (acme.failures, acme.api_remaining, acme.api_limit) == (2, 10, 100)
+    assert status["other"] == AccountStatus("other")
+
+    store.set_account_status(AccountStatus("acme", failures=0))  # an update, not a second row
+    assert store.account_status()["acme"] == AccountStatus("acme")
+
+
+def test_long_id_lists_are_read_and_erased_in_chunks(store):
+    ids = [str(n) for n in range(1234)]
+    with store.transaction() as conn:
+        store.save_scores(conn, "acme", [row(i) for i in ids])
+        store.record_failed_writes(
+            conn, "acme", [FailedWrite(i, "contact", {}, "locked", 0) for i in ids[:700]]
+        )
+    assert len(store.scores("acme", [*ids, "missing"])) == 1234
+    with store.transaction() as conn:
+        store.clear_failed_writes(conn, "acme", ids[:600])
+    assert len(store.failed_writes("acme")) == 100
+    # an iterator: every table is cleared, not only the first
+    assert store.forget("acme", iter(ids)) == 1234 + 100
+    assert list(store.known_leads("acme")) == []
+
+
 def test_cursor_moves_only_with_its_transaction(store):
     with pytest.raises(RuntimeError), store.transaction() as conn:
         store.set_cursor(conn, "acme", "incremental", "new")
@@ -75,6 +189,10 @@ def test_cursor_moves_only_with_its_transaction(store):
         raise RuntimeError("crash mid-page")
     assert store.cursor("acme", "incremental") is None
     assert store.scores("acme", ["1"]) == {}
+    with store.transaction() as conn:
+        store.set_cursor(conn, "acme", "incremental", "a")
+        store.set_cursor(conn, "acme", "incremental", "b")
+    assert store.cursor("acme", "incremental") == "b"
 
 
 def test_crossings_pending_until_created(store):
@@ -90,6 +208,7 @@ def test_crossings_pending_until_created(store):
     assert [(c.key, c.task_id) for c in store.tasks("acme")] == [("k1", "t-9"), ("k2", None)]
     with pytest.raises(Exception), store.transaction() as conn:  # noqa: B017 - unique key
         store.add_crossing(conn, "acme", Crossing("k1", "1", "contact", "intent", None, {}))
+    assert store.crossing_count("acme", "1") == 1
 
 
 def test_failed_writes_count_attempts(store):
@@ -104,12 +223,94 @@ def test_failed_writes_count_attempts(store):
 
 
 def test_runs_and_forget(store):
-    run_id = store.start_run("acme", "backfill")
+    run_id = store.start_run("acme", "backfill", replica="pod-" + "x" * 200)
     store.finish_run(run_id, "ok", {"leads": 3}, None)
     (run,) = store.runs("acme")
-    assert (run.status, run.counts, run.ended_at.tzinfo is not None) == ("ok", {"leads": 3}, True)
+    assert (run.status, run.counts, run.ended_at.tzinfo) == ("ok", {"leads": 3}, UTC)
+    assert run.started_at <= run.ended_at and run.replica == ("pod-" + "x" * 200)[:128]
+    second = store.start_run("acme", "incremental")
+    store.finish_run(second, "failed", {}, "boom\x00")
+    assert [(r.id, r.error) for r in store.runs("acme")] == [(second, "boom"), (run_id, None)]
     with store.transaction() as conn:
         store.save_scores(conn, "acme", [row("1"), row("2")])
         store.add_crossing(conn, "acme", Crossing("k1", "1", "contact", "created", "t", {}))
     assert store.forget("acme", ["1"]) == 2
     assert list(store.known_leads("acme")) == ["2"]
+
+
+# --- URLs and unreachable databases --------------------------------------------------
+
+
+@pytest.mark.parametrize("state_backend", ["postgresql"])
+def test_a_plain_postgresql_url_uses_psycopg_3(state_url):
+    plain = make_url(state_url).set(drivername="postgresql").render_as_string(False)
+    store = StateStore(plain)
+    try:
+        assert store.engine.dialect.driver == "psycopg"
+        assert store.url == plain
+        with store.transaction() as conn:
+            store.set_cursor(conn, "acme", "backfill", "p1")
+        assert store.cursor("acme", "backfill") == "p1"
+    finally:
+        store.close()
+
+
+def test_an_unreachable_server_is_one_clear_message():
+    with pytest.raises(ConfigError) as caught:
+        StateStore("postgresql+psycopg://leadsync:pg-s3cret@127.0.0.1:1/state")
+    message = str(caught.value)
+    assert message.startswith(
+        "cannot reach the state database at postgresql+psycopg://leadsync:***@127.0.0.1:1/state: "
+    )
+    assert message.endswith("; check LEADSYNC_DATABASE_URL")
+    assert "refused" in message.lower() and "pg-s3cret" not in message
+    assert "\n" not in message
+
+
+def test_an_unopenable_sqlite_file_is_one_clear_message(tmp_path):
+    (tmp_path / "state.db").mkdir()  # a folder where the file should be
+    with pytest.raises(ConfigError, match="cannot reach the state database at sqlite:///"):
+        StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+
+
+def test_a_missing_driver_or_bad_url_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"postgresql\+nosuchdriver://u:\*\*\*@h/db"):
+        StateStore("postgresql+nosuchdriver://u:pw@h/db")
+    with pytest.raises(ConfigError, match="not a database URL"):
+        StateStore("not a url")
+
+
+def test_safe_hides_the_password_only():
+    assert (
+        _safe("postgresql+psycopg://u:p%40ss@h:5432/db") == "postgresql+psycopg://u:***@h:5432/db"
+    )
+    assert _safe("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert _safe("sqlite:////var/lib/state.db") == "sqlite:////var/lib/state.db"
+    assert "s3cret" not in _safe("garbage://u:s3cret@host")
+
+
+# --- settings ------------------------------------------------------------------------
+
+
+def test_the_database_url_and_password_can_come_from_a_secrets_folder(tmp_path, monkeypatch):
+    for name in ("LEADSYNC_DATABASE_URL", "LEADSYNC_DATABASE_PASSWORD", "LEADSYNC_STATE_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    monkeypatch.setenv("LEADSYNC_SECRETS_DIR", str(secrets))
+    (secrets / "leadsync_database_url").write_text("postgresql+psycopg://leadsync@db:5432/state\n")
+    (secrets / "LEADSYNC_DATABASE_PASSWORD").write_text("p@ss:w/rd\n")
+    url = make_url(Settings().state_url())
+    assert (url.username, url.password, url.host, url.database) == (
+        "leadsync", "p@ss:w/rd", "db", "state",
+    )  # fmt: skip
+
+    # the environment wins over the folder; a password in the URL wins over the setting
+    monkeypatch.setenv("LEADSYNC_DATABASE_URL", "postgresql+psycopg://app:inline@db2/s")
+    assert make_url(Settings().state_url()).password == "inline"
+
+    monkeypatch.delenv("LEADSYNC_DATABASE_URL")
+    (secrets / "leadsync_database_url").unlink()
+    monkeypatch.setenv("LEADSYNC_STATE_PATH", str(tmp_path / "s.db"))
+    assert Settings().state_url() == f"sqlite:///{tmp_path / 's.db'}"

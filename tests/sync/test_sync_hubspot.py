@@ -1,7 +1,8 @@
 """The whole pipeline on the HubSpot sandbox: backfill, incremental, tasks, faults.
 
 The real connector drives hubspot-api-client over HTTP; the state is a real SQLite
-file; only the pacing is shrunk so 429s and retries take milliseconds.
+file or PostgreSQL schema (each test runs on both); only the pacing is shrunk so 429s
+and retries take milliseconds.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class Hub:
 
 
 @pytest.fixture
-def hub(tmp_path, monkeypatch) -> Iterator[Hub]:
+def hub(state_url, monkeypatch) -> Iterator[Hub]:
     sandbox = HubSpotSandbox(
         contacts=300, seed=11, search_per_second=10_000, ten_second_limit=10**6
     ).start()
@@ -99,7 +100,7 @@ def hub(tmp_path, monkeypatch) -> Iterator[Hub]:
     account = Account.model_validate(
         {"id": "acme", "crm": "hubspot", "credentials": {"token": env}, "host": sandbox.url}
     )
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    store = StateStore(state_url)
     yield Hub(sandbox, account, store)
     store.close()
     sandbox.stop()

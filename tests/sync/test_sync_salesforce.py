@@ -1,8 +1,10 @@
 """The whole pipeline on the Salesforce sandbox: backfill, incremental, tasks, faults, restarts.
 
 The real connector drives simple-salesforce over HTTPS (a session trusting the sandbox's
-throwaway CA); the state is a real SQLite file; the org is read back through
-simple-salesforce too. Only the pacing is shrunk so retries take milliseconds.
+throwaway CA); the state is a real SQLite file, or a PostgreSQL schema for the REST-path
+scenarios (the bulk ones and the killed backfill stay on SQLite: the state calls are the
+same, only slower to repeat); the org is read back through simple-salesforce too. Only
+the pacing is shrunk so retries take milliseconds.
 """
 
 from __future__ import annotations
@@ -123,12 +125,12 @@ class Org:
 
 
 @pytest.fixture
-def make_org(tmp_path, monkeypatch) -> Iterator[Callable[..., Org]]:
+def make_org(state_databases, monkeypatch) -> Iterator[Callable[..., Org]]:
     opened: list[tuple[SalesforceSandbox, StateStore]] = []
 
     def make(leads: int = 300, seed: int = 11, sandbox: dict | None = None, **fields: Any) -> Org:
         box = SalesforceSandbox(leads=leads, seed=seed, **(sandbox or {})).start()
-        store = StateStore(f"sqlite:///{tmp_path / f'state-{len(opened)}.db'}")
+        store = StateStore(state_databases.new())
         opened.append((box, store))
         fields.setdefault("tasks", {"round_robin": round_robin(box)})
         acct = account(box, monkeypatch, mode="client_credentials", **fields)
@@ -158,9 +160,12 @@ def plain(leads: dict[str, dict[str, Any]], low: float, high: float) -> list[str
 
 
 # Bulk: above the threshold the leads and activities are read by query jobs; above 2,000
-# writes the scores go back through an ingest job.
+# writes the scores go back through an ingest job. The REST path runs on both state
+# databases, the (slower) bulk path on SQLite only.
 PATHS = pytest.mark.parametrize(
-    ("threshold", "leads"), [(10_000, 300), (100, 2_100)], ids=["rest", "bulk"]
+    ("threshold", "leads", "state_backend"),
+    [(10_000, 300, "sqlite"), (10_000, 300, "postgresql"), (100, 2_100, "sqlite")],
+    ids=["rest-sqlite", "rest-postgresql", "bulk-sqlite"],
 )
 
 

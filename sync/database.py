@@ -1,0 +1,193 @@
+"""Opening the state database, SQLite or PostgreSQL, and the statements both accept.
+
+A plain ``postgresql://`` (or ``postgres://``) URL means psycopg 3, the driver leadsync
+installs, not SQLAlchemy's default psycopg2. A database that cannot be reached, or
+refuses the schema, is a :class:`ConfigError` naming the URL without its password,
+not a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Engine, Table, create_engine, event, insert, make_url, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from leadsync.errors import ConfigError
+from leadsync.sync import migrations
+
+__all__ = ["open_engine", "safe_url", "upsert"]
+
+#: Seconds to wait for a PostgreSQL server to answer before saying it cannot be reached,
+#: unless the URL sets ``connect_timeout`` itself (libpq's default is to wait forever).
+CONNECT_TIMEOUT_S = 10
+
+
+def open_engine(url: str) -> Engine:
+    """An engine on ``url`` whose schema is at the latest version."""
+    parsed = _engine_url(url)
+    options: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            try:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot create the folder of the state database {parsed.database}: "
+                    f"{exc.strerror}; check LEADSYNC_STATE_PATH"
+                ) from None
+    else:
+        # a server connection may have been dropped while idle in the pool (a
+        # failover, a proxy's timeout): test it before each use instead of failing a page
+        options["pool_pre_ping"] = True
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    try:
+        engine = create_engine(parsed, **options)
+    except Exception as exc:  # an unparsable URL or a missing driver
+        raise ConfigError(f"state database {safe_url(url)}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    hint = (
+        "check LEADSYNC_STATE_PATH or LEADSYNC_DATABASE_URL"
+        if engine.dialect.name == "sqlite"
+        else "check LEADSYNC_DATABASE_URL"
+    )
+    try:
+        with engine.connect():
+            pass
+    except (OperationalError, InterfaceError) as exc:
+        engine.dispose()
+        raise ConfigError(
+            f"cannot reach the state database at {safe_url(url)}: {_reason(exc, parsed)}; {hint}"
+        ) from None
+    try:
+        migrations.upgrade(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        raise ConfigError(
+            f"the state database at {safe_url(url)} refused leadsync's schema: "
+            f"{_reason(exc, parsed)}; {hint}"
+        ) from None
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    keep: Sequence[str] = (),
+    on_conflict: dict[str, Any] | None = None,
+) -> None:
+    """Insert ``rows``, or update the rows already there with the same primary key.
+
+    One ``INSERT … ON CONFLICT DO UPDATE`` (SQLite ≥ 3.24 and PostgreSQL alike) rather
+    than an UPDATE then an INSERT: on PostgreSQL two transactions could both find no row
+    and the second INSERT would fail, where SQLite's single writer never sees the race.
+    On a conflict, every column given is overwritten but the key, those in ``keep``
+    and those ``on_conflict`` sets itself (an expression over the stored row).
+    """
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        builder: Any = postgresql.insert
+    elif dialect == "sqlite":
+        builder = sqlite.insert
+    else:  # another database: the portable two-step, safe under a single writer
+        _update_or_insert(conn, table, rows, keep=keep, on_conflict=on_conflict)
+        return
+    keys = [c.name for c in table.primary_key.columns]
+    # one statement per set of columns given: executemany needs the same keys in each row
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for columns, group in groups.items():
+        statement = builder(table)
+        changes: dict[str, Any] = {
+            name: statement.excluded[name]
+            for name in columns
+            if name not in keys and name not in keep
+        }
+        changes.update(on_conflict or {})
+        conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=changes), group)
+
+
+def _update_or_insert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    keep: Sequence[str],
+    on_conflict: dict[str, Any] | None,
+) -> None:
+    keys = [c.name for c in table.primary_key.columns]
+    for row in rows:
+        changes = {k: v for k, v in row.items() if k not in keys and k not in keep}
+        changes.update(on_conflict or {})
+        done = conn.execute(
+            update(table).where(*(table.c[k] == row[k] for k in keys)).values(**changes)
+        )
+        if done.rowcount == 0:
+            conn.execute(insert(table).values(**row))
+
+
+def _engine_url(url: str) -> URL:
+    """The URL SQLAlchemy is given: psycopg 3 for a plain PostgreSQL one, ``~`` expanded."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # any parsing fault is in the URL given
+        raise ConfigError(f"state database {safe_url(url)}: not a database URL ({exc})") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and parsed.database
+        and parsed.database != ":memory:"
+        and not parsed.database.startswith("file:")
+    ):
+        parsed = parsed.set(database=str(Path(parsed.database).expanduser()))
+    return parsed
+
+
+def _reason(exc: DBAPIError, url: URL) -> str:
+    """The driver's own words on one line, without the password should it quote it."""
+    lines = [" ".join(line.split()) for line in str(exc.orig or exc).splitlines()]
+    reason = ""
+    for line in filter(None, lines):  # libpq's hint goes on a line of its own
+        reason += (" " if not reason or reason[-1] in ".:;?!" else ". ") + line
+    reason = reason.strip() or type(exc.orig or exc).__name__
+    if url.password:
+        reason = reason.replace(str(url.password), "***")
+    return reason
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # not parsable: hide what looks like a password
+        head, at, tail = url.rpartition("@")
+        if not at:
+            return url
+        scheme, _, credentials = head.partition("://")
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{tail}"
+    return parsed.render_as_string(hide_password=True)

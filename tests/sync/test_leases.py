@@ -1,0 +1,251 @@
+"""Leases and their fencing tokens, on SQLite and PostgreSQL: one replica per account,
+a takeover only once a lease expired, and a stalled replica unable to save anything
+after it (its page's transaction rolls back whole)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from datetime import timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from leadsync.config.accounts import Account
+from leadsync.config.templates import resolve_model
+from leadsync.connectors.hubspot import HubSpotConnector
+from leadsync.connectors.ratelimit import RateLimiter
+from leadsync.connectors.retry import RetryPolicy
+from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
+from leadsync.errors import ConfigError
+from leadsync.sync.leases import LeaseLost, Leases
+from leadsync.sync.migrations import leases as leases_table
+from leadsync.sync.pipeline import Sync
+from leadsync.sync.state import StateStore, now
+
+TTL = timedelta(seconds=30)
+KIRITIMATI = timezone(timedelta(hours=14))
+
+
+@pytest.fixture
+def store(state_url) -> Iterator[StateStore]:
+    store = StateStore(state_url)
+    yield store
+    store.close()
+
+
+def replica(store: StateStore, name: str, ttl: timedelta = TTL) -> Leases:
+    return Leases(store.engine, name, ttl)
+
+
+def expire(store: StateStore, account_id: str) -> None:
+    """The lease's holder stalled (or died) past its expiry, without waiting for it.
+
+    The moment is given in UTC+14: its wall-clock time is still ahead of UTC's, so a
+    store that kept wall-clock times (SQLite's text) would take the lease for live.
+    """
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(leases_table)
+            .where(leases_table.c.account_id == account_id)
+            .values(expires_at=(now() - timedelta(seconds=1)).astimezone(KIRITIMATI))
+        )
+
+
+def score_row(lead_id: str) -> dict[str, Any]:
+    return {"lead_id": lead_id, "score": Decimal(5), "tier": "cold", "model": "m@1",
+            "digest": "d", "mql_armed": True}  # fmt: skip
+
+
+def in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    """Run ``work`` on a thread of its own; its result (or exception) lands in the list."""
+    out: list[Any] = []
+
+    def run() -> None:
+        try:
+            out.append(work())
+        except BaseException as exc:
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def test_acquire_is_exclusive_until_released(store):
+    a, b = replica(store, "a"), replica(store, "b")
+    lease = a.acquire("acme")
+    assert lease is not None and (lease.holder, lease.token) == ("a", 1)
+    assert lease.expires_at - now() > TTL - timedelta(seconds=5)
+    assert b.acquire("acme") is None
+    assert b.acquire("globex") is not None  # leases are per account
+
+    again = a.acquire("acme")  # one's own lease is re-taken, with a new token
+    assert again is not None and again.token == 2
+    info = a.all()["acme"]
+    assert (info.holder, info.token, info.live) == ("a", 2, True)
+    assert info.expires_at == again.expires_at
+
+    a.release(again)
+    assert a.all()["acme"].live is False
+    taken = b.acquire("acme")
+    assert taken is not None and (taken.holder, taken.token) == ("b", 3)
+
+
+def test_a_replica_id_must_fit_its_column(store):
+    with pytest.raises(ConfigError, match="replica id"):
+        replica(store, "r" * 129)
+    assert replica(store, "r" * 128).acquire("acme") is not None
+
+
+def test_an_expired_lease_is_taken_over_and_fences_its_old_holder_out(store):
+    a, b = replica(store, "a"), replica(store, "b")
+    old = a.acquire("acme")
+    assert old is not None
+    expire(store, "acme")
+    new = b.acquire("acme")
+    assert new is not None and (new.holder, new.token) == ("b", 2)
+
+    assert a.renew(old) is False
+    with pytest.raises(LeaseLost, match="acme"), store.transaction() as conn:
+        store.set_cursor(conn, "acme", "backfill", "page-9")
+        store.save_scores(conn, "acme", [score_row("1")])
+        a.fence(conn, old)
+    # nothing of the stalled replica's page was saved
+    assert store.cursor("acme", "backfill") is None
+    assert store.scores("acme", ["1"]) == {}
+
+    a.release(old)  # a stale release frees nothing
+    assert a.all()["acme"].holder == "b" and a.all()["acme"].live
+    assert b.renew(new) is True
+
+
+def test_the_token_decides_not_the_clock(store):
+    """A lease past its expiry that nobody re-took is still its holder's to renew."""
+    a = replica(store, "a")
+    lease = a.acquire("acme")
+    assert lease is not None
+    expire(store, "acme")
+    assert a.all()["acme"].live is False
+    with store.transaction() as conn:
+        a.fence(conn, lease)
+        store.set_cursor(conn, "acme", "backfill", "page-2")
+    assert store.cursor("acme", "backfill") == "page-2"
+    assert a.all()["acme"].live is True
+    assert replica(store, "b").acquire("acme") is None
+
+
+def test_two_replicas_acquiring_at_once_get_one_lease(store):
+    """Two connections race for 20 accounts, half free and half expired: one wins each."""
+    accounts = [f"acct-{n}" for n in range(20)]
+    setup = replica(store, "old")
+    for account in accounts[10:]:
+        assert setup.acquire(account) is not None
+        expire(store, account)
+    contenders = [replica(store, "a"), replica(store, "b")]
+    start = threading.Barrier(2)
+    won: dict[str, list[Any]] = {name: [] for name in ("a", "b")}
+
+    def race(leases: Leases) -> None:
+        for account in accounts:
+            start.wait(30)
+            won[leases.holder].append(leases.acquire(account))
+
+    threads = [threading.Thread(target=race, args=(c,)) for c in contenders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for n, account in enumerate(accounts):
+        results = [won["a"][n], won["b"][n]]
+        winners = [lease for lease in results if lease is not None]
+        assert len(winners) == 1, (account, results)
+        assert winners[0].token == (1 if n < 10 else 2)
+        assert setup.all()[account].holder == winners[0].holder
+
+
+@pytest.mark.parametrize("outcome", ["commit", "rollback"])
+def test_a_fenced_page_holds_off_a_takeover_until_it_ends(store, outcome):
+    """While a page's transaction that fenced an expired lease is open, another replica's
+    acquire waits (the fencing UPDATE's row lock on PostgreSQL, the single writer on
+    SQLite); once it commits the lease is live again, once it rolls back it is taken."""
+    a, b = replica(store, "a"), replica(store, "b")
+    lease = a.acquire("acme")
+    assert lease is not None
+    expire(store, "acme")
+
+    failing = pytest.raises(RuntimeError) if outcome == "rollback" else nullcontext()
+    with failing, store.transaction() as conn:
+        a.fence(conn, lease)
+        store.set_cursor(conn, "acme", "backfill", "page-3")
+        thread, out = in_thread(lambda: b.acquire("acme"))
+        time.sleep(0.3)
+        assert thread.is_alive() and out == [], "the acquire did not wait for the page"
+        if outcome == "rollback":
+            raise RuntimeError("the page failed")
+    thread.join(30)
+    assert not thread.is_alive()
+    (taken,) = out
+    if outcome == "commit":
+        assert taken is None
+        assert store.cursor("acme", "backfill") == "page-3"
+        assert a.renew(lease) is True
+    else:
+        assert taken is not None and (taken.holder, taken.token) == ("b", 2)
+        assert store.cursor("acme", "backfill") is None
+        assert a.renew(lease) is False
+
+
+def test_a_run_whose_lease_was_taken_over_stops_without_saving_its_page(store, monkeypatch):
+    """The pipeline with the lease's fence as its guard: once another replica took the
+    account over (after page 1), the stalled run's next page saves nothing."""
+    sandbox = HubSpotSandbox(
+        contacts=250, seed=5, search_per_second=10_000, ten_second_limit=10**6
+    ).start()
+    try:
+        monkeypatch.setenv("LEASE_TEST_TOKEN", sandbox.token)
+        account = Account.model_validate(
+            {"id": "acme", "crm": "hubspot", "credentials": {"token": "LEASE_TEST_TOKEN"},
+             "host": sandbox.url}
+        )  # fmt: skip
+        a, b = replica(store, "a"), replica(store, "b")
+        lease = a.acquire("acme")
+        assert lease is not None
+        taken: list[Any] = []
+
+        def take_over(_report: Any) -> None:
+            if not taken:
+                expire(store, "acme")
+                taken.append(b.acquire("acme"))
+
+        connector = HubSpotConnector(
+            account,
+            limiter=RateLimiter.for_hubspot(10**6, window_s=0.2, search_per_s=10_000),
+            policy=RetryPolicy(base_s=0.01, cap_s=0.05, window_s=0.05, secondly_s=0.01),
+            group=100,  # pages of 100 contacts: three of them
+        )
+        sync = Sync(
+            account,
+            connector,
+            store,
+            resolve_model("b2b-saas"),
+            guard=lambda conn: a.fence(conn, lease),
+            replica="a",
+        )
+        try:
+            with pytest.raises(LeaseLost):
+                sync.run("backfill", on_page=take_over)
+        finally:
+            connector.close()
+    finally:
+        sandbox.stop()
+    assert taken[0] is not None and taken[0].holder == "b"
+    cursor = store.cursor("acme", "backfill")
+    assert cursor is not None  # page 1's, saved while the lease was ours
+    assert len(list(store.known_leads("acme"))) == 100  # page 2 saved nothing
+    (run,) = store.runs("acme")
+    assert (run.status, run.replica) == ("failed", "a")
