@@ -490,3 +490,40 @@ def test_bad_options_and_a_bad_accounts_file_are_one_clear_message(sqlite_setup)
     ):
         bad = CliRunner().invoke(app, ["daemon", *args])
         assert bad.exit_code == 2 and message in bad.output
+
+
+def test_one_daemon_keeps_a_hubspot_and_a_salesforce_account_scored(sqlite_setup, monkeypatch):
+    """The same daemon, worker and pipeline for both CRMs: nothing Salesforce-specific."""
+    from leadsync.connectors.sandbox.salesforce import SalesforceSandbox
+
+    setup, store = sqlite_setup
+    setup.sandbox("hub", contacts=120, seed=3)
+    with SalesforceSandbox(leads=90, contacts=30, seed=6) as org:
+        monkeypatch.setenv("DAEMON_TEST_SF_SECRET", org.client_secret)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", org.ca_path)  # a default session trusts it
+        salesforce = {
+            "id": "globex",
+            "crm": "salesforce",
+            "salesforce": {"objects": ["Lead", "Contact"]},
+            "credentials": {
+                "consumer_key": org.client_id,
+                "consumer_secret": "DAEMON_TEST_SF_SECRET",
+                "instance_url": org.instance_url,
+            },
+            "schedule": {"interval": "1s"},
+        }
+        setup.write(setup.account("hub", schedule={"interval": "1s"}), salesforce)
+        daemon = setup.start().wait_started()
+        wait_for(
+            lambda: all(len(ok_runs(store, a)) >= 2 for a in ("hub", "globex")),
+            60,
+            "two runs of each account",
+        )
+        assert daemon.stop()[0] == 0
+        for account_id in ("hub", "globex"):
+            kinds = [r.kind for r in ok_runs(store, account_id)]
+            assert kinds[0] == "backfill" and set(kinds[1:]) == {"incremental"}, kinds
+        live = [r for r in org.store.rows("Lead") if not r["IsConverted"]]
+        assert live and all(r.get("Lead_Score__c") is not None for r in live)
+        assert all(r.get("Lead_Score_Tier__c") for r in org.store.rows("Contact"))
+    assert_scores_and_tasks_right(setup)  # the HubSpot account, checked as everywhere here
