@@ -26,16 +26,15 @@ from typing import IO, Any
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import make_url, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from leadsync.config.accounts import Account, load_accounts
 from leadsync.config.settings import Settings
 from leadsync.errors import ConfigError, LeadsyncError
 from leadsync.sync import logs
+from leadsync.sync.database import safe_url
 from leadsync.sync.leases import Leases
 from leadsync.sync.metrics import Metrics
-from leadsync.sync.migrations import leases as leases_table
 from leadsync.sync.schedules import cron_trigger, interval_of, sync_trigger
 from leadsync.sync.state import StateStore, now
 from leadsync.sync.worker import Backoff, Worker
@@ -88,11 +87,11 @@ class Daemon:
         lock = _lock_sqlite(url)
         try:
             self.store = StateStore(url)
-            if lock is not None:  # the only daemon on this file: a dead predecessor's
-                with self.store.engine.begin() as conn:  # leases are stale, free them
-                    conn.execute(update(leases_table).values(expires_at=now()))
+            self.leases = Leases(self.store.engine, self.replica, self.options.lease)
+            if lock is not None:  # the only daemon on this file
+                self.leases.expire_all()
         except SQLAlchemyError as error:
-            shown = make_url(url).render_as_string(hide_password=True)
+            shown = safe_url(url)
             reason = " ".join(str(getattr(error, "orig", None) or error).split())[:300]
             raise LeadsyncError(f"state database {shown}: {reason}") from None
         try:
@@ -104,7 +103,6 @@ class Daemon:
 
     def _serve(self, accounts: list[Account]) -> int:
         self.metrics = Metrics()
-        leases = Leases(self.store.engine, self.replica, self.options.lease)
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
             executors={"default": ThreadPoolExecutor(self.options.workers)},
@@ -113,7 +111,7 @@ class Daemon:
         self.scheduler.add_listener(_skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
         self.worker = Worker(
             self.store,
-            leases,
+            self.leases,
             self.replica,
             metrics=self.metrics,
             backoff=self.options.backoff,

@@ -47,16 +47,6 @@ class Lease:
     token: int
     expires_at: datetime
 
-
-@dataclass(frozen=True, slots=True)
-class LeaseInfo:
-    """A lease as ``leadsync status`` shows it."""
-
-    account_id: str
-    holder: str
-    token: int
-    expires_at: datetime
-
     @property
     def live(self) -> bool:
         return self.expires_at > now()
@@ -158,11 +148,17 @@ class Leases:
                 .values(expires_at=now())
             )
 
-    def all(self) -> dict[str, LeaseInfo]:
+    def expire_all(self) -> None:
+        """Free every lease now: for the only daemon allowed on a SQLite file, whose
+        predecessor's leases can only be stale (it died without releasing them)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(leases).values(expires_at=now()))
+
+    def all(self) -> dict[str, Lease]:
         """Every account's lease, live or not (``leadsync status``)."""
         with self.engine.connect() as conn:
             return {
-                r.account_id: LeaseInfo(
+                r.account_id: Lease(
                     r.account_id,
                     r.holder,
                     r.token,

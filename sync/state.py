@@ -359,7 +359,11 @@ class StateStore:
 
     # --- account status (the daemon's) -----------------------------------------------
 
-    def account_status(self) -> dict[str, AccountStatus]:
+    def account_status(self, account_id: str | None = None) -> dict[str, AccountStatus]:
+        """Every account's status, or only ``account_id``'s (a daemon run reads its own)."""
+        query = select(account_status)
+        if account_id is not None:
+            query = query.where(account_status.c.account_id == account_id)
         with self.engine.connect() as conn:
             return {
                 r.account_id: AccountStatus(
@@ -373,7 +377,7 @@ class StateStore:
                     r.api_remaining,
                     r.api_limit,
                 )
-                for r in conn.execute(select(account_status))
+                for r in conn.execute(query)
             }
 
     def set_account_status(self, status: AccountStatus) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy import select, union
 from leadsync.config.accounts import Account, Schedule, load_accounts
 from leadsync.config.settings import Settings
 from leadsync.sync.commands import AccountsFile, AsJson
-from leadsync.sync.leases import LeaseInfo, Leases
+from leadsync.sync.leases import Lease, Leases
 from leadsync.sync.migrations import account_status, cursors, leases, runs
 from leadsync.sync.state import AccountStatus, Run, StateStore, now
 
@@ -74,7 +74,7 @@ def _record(
     account_id: str,
     account: Account | None,
     state: AccountStatus | None,
-    lease: LeaseInfo | None,
+    lease: Lease | None,
     at: datetime,
 ) -> dict[str, Any]:
     history = store.runs(account_id, 1)

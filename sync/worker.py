@@ -347,7 +347,7 @@ class Worker:
     # --- helpers -------------------------------------------------------------------------
 
     def _status(self, account_id: str) -> AccountStatus:
-        return self.store.account_status().get(account_id) or AccountStatus(account_id)
+        return self.store.account_status(account_id).get(account_id) or AccountStatus(account_id)
 
     def _set_status(self, status: AccountStatus) -> None:
         try:

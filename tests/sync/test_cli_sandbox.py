@@ -5,13 +5,10 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
 import threading
-from pathlib import Path
 
 from hubspot import HubSpot
-
-LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
+from polling import LEADSYNC
 
 
 def read_until(process: subprocess.Popen, pattern: str, deadline_s: float = 30) -> re.Match:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from polling import LEADSYNC
 
 from leadsync.connectors.sandbox.hubspot import ALL_SCOPES, HubSpotSandbox
-
-LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
 
 
 class Cli:

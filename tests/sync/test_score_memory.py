@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from builders import event
-
-LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
+from polling import LEADSYNC
 
 # Runs leadsync in a child and prints the child's peak resident memory in KiB.
 PEAK_RSS = """

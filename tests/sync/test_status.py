@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from polling import LEADSYNC
 
 from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
 from leadsync.sync.leases import Leases
 from leadsync.sync.state import AccountStatus, StateStore
 
-LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
 
 
