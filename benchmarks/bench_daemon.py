@@ -55,7 +55,7 @@ FAULTS = "error_rate=0.02,drop_rate=0.005,partial_failure_rate=0.02"
 def farm(accounts: int, contacts: int) -> None:
     """Serve the sandboxes; print one JSON line with their URLs and tokens; run activity."""
     from leadsync.connectors.sandbox.faults import Faults
-    from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
+    from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 
     boxes = [
         HubSpotSandbox(contacts=contacts, seed=n, faults=Faults.parse(f"{FAULTS},seed={n}"))

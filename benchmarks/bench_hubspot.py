@@ -33,8 +33,8 @@ from hubspot import HubSpot
 
 from leadsync.config.accounts import Account
 from leadsync.config.templates import resolve_model
-from leadsync.connectors.hubspot import BATCH_LIMITS, HubSpotConnector
-from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
+from leadsync.connectors.hubspot.connector import BATCH_LIMITS, HubSpotConnector
+from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.scoring.engine import score
 from leadsync.sync.pipeline import Sync
 from leadsync.sync.state import StateStore

@@ -56,10 +56,10 @@ import simple_salesforce
 
 from leadsync.config.accounts import Account
 from leadsync.config.templates import resolve_model
-from leadsync.connectors.salesforce import BULK_PAGE, SalesforceConnector
-from leadsync.connectors.salesforce_activity import sources_for
-from leadsync.connectors.salesforce_soql import IN_CHUNK_IDS, chunk_ids, soql
-from leadsync.connectors.salesforce_writes import BULK_TASKS_MIN, BULK_WRITE_MIN, COLLECTION_MAX
+from leadsync.connectors.salesforce.activity import sources_for
+from leadsync.connectors.salesforce.connector import BULK_PAGE, SalesforceConnector
+from leadsync.connectors.salesforce.soql import IN_CHUNK_IDS, chunk_ids, soql
+from leadsync.connectors.salesforce.writes import BULK_TASKS_MIN, BULK_WRITE_MIN, COLLECTION_MAX
 from leadsync.sync.pipeline import Sync
 from leadsync.sync.state import StateStore
 

@@ -10,8 +10,8 @@ import resource
 import time
 
 from leadsync.connectors.sandbox.data import generate
-from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
-from leadsync.connectors.sandbox.salesforce import SalesforceSandbox
+from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
+from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 
 
 def main() -> None:

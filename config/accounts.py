@@ -267,7 +267,7 @@ class Schedule(_Strict):
     @classmethod
     def _crontab(cls, value: str | None) -> str | None:
         if value is not None:
-            from leadsync.sync.schedules import cron_trigger
+            from leadsync.config.cron import cron_trigger
 
             cron_trigger(value)  # a ValueError that says what is wrong with it
         return value

@@ -1,6 +1,6 @@
-"""CRM adapters (HubSpot, Salesforce) and the sandbox CRMs the tests and demo run on.
+"""CRM adapters and the sandbox CRMs the tests and demo run on.
 
-Importing this package registers the built-in connectors by name (see ``base.py``).
+The contract every connector meets is in ``base.py``; each CRM is a package beside it
+(``hubspot/``, ``salesforce/``), imported by name the first time an account needs it,
+and the sandbox CRMs live in ``sandbox/``. A third CRM is one more package here.
 """
-
-from leadsync.connectors import hubspot, salesforce  # noqa: F401 - register "hubspot", "salesforce"

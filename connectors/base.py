@@ -10,6 +10,8 @@ them and hands them back to resume, and only after a page's writes are durable.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -205,7 +207,7 @@ class Connector(Protocol):
 
 ConnectorFactory = Callable[["Account"], Connector]
 
-#: Connectors by CRM name; each module registers itself on import.
+#: Connectors by CRM name; each CRM package registers its own when imported.
 CONNECTORS: dict[str, ConnectorFactory] = {}
 
 
@@ -218,12 +220,32 @@ def register(name: str) -> Callable[[ConnectorFactory], ConnectorFactory]:
 
 
 def open_connector(account: Account) -> Connector:
-    """The connector for ``account``'s CRM; ``LookupError`` for an unknown one."""
-    from leadsync import connectors  # noqa: F401 - importing registers the built-in ones
+    """The connector for ``account``'s CRM; ``LookupError`` for an unknown one.
 
-    try:
-        factory = CONNECTORS[account.crm]
-    except KeyError:
-        known = ", ".join(sorted(CONNECTORS)) or "none"
-        raise LookupError(f"no connector for CRM {account.crm!r} (known: {known})") from None
+    A CRM's package (``leadsync.connectors.<crm>``) is imported on first use, so a
+    command that never talks to a CRM never loads its client library.
+    """
+    factory = CONNECTORS.get(account.crm)
+    if factory is None and account.crm.isidentifier() and account.crm != "sandbox":
+        package = f"leadsync.connectors.{account.crm}"
+        try:
+            importlib.import_module(package)
+        except ModuleNotFoundError as error:
+            if error.name != package:  # the CRM exists but lacks a dependency: say so
+                raise
+        factory = CONNECTORS.get(account.crm)
+    if factory is None:
+        known = ", ".join(known_crms())
+        raise LookupError(f"no connector for CRM {account.crm!r} (known: {known})")
     return factory(account)
+
+
+def known_crms() -> list[str]:
+    """The CRM packages beside this module, by name."""
+    from leadsync import connectors
+
+    return sorted(
+        info.name
+        for info in pkgutil.iter_modules(connectors.__path__)
+        if info.ispkg and info.name != "sandbox"
+    )

@@ -198,7 +198,7 @@ def sandbox(
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--faults") from None
     if crm == "hubspot":
-        from leadsync.connectors.sandbox.hubspot import serve_forever
+        from leadsync.connectors.sandbox.hubspot.server import serve_forever
 
         serve_forever(
             port=port,
@@ -209,7 +209,7 @@ def sandbox(
             print_fn=lambda line: print(line, flush=True),
         )
     elif crm == "salesforce":
-        from leadsync.connectors.sandbox.salesforce import serve_forever as serve_salesforce
+        from leadsync.connectors.sandbox.salesforce.server import serve_forever as serve_salesforce
 
         serve_salesforce(
             port=port,

@@ -29,13 +29,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from leadsync.config.accounts import Account, load_accounts
+from leadsync.config.cron import cron_trigger
 from leadsync.config.settings import Settings
 from leadsync.errors import ConfigError, LeadsyncError
 from leadsync.sync import logs
 from leadsync.sync.database import safe_url
 from leadsync.sync.leases import Leases
 from leadsync.sync.metrics import Metrics
-from leadsync.sync.schedules import cron_trigger, interval_of, sync_trigger
+from leadsync.sync.schedules import interval_of, sync_trigger
 from leadsync.sync.state import StateStore, now
 from leadsync.sync.worker import Backoff, Worker
 

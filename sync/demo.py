@@ -22,11 +22,11 @@ from rich.table import Table
 from leadsync.config.accounts import Account, TaskSettings
 from leadsync.config.templates import resolve_model
 from leadsync.connectors.base import ApiUsage, open_connector
-from leadsync.connectors.hubspot import BATCH_LIMITS
-from leadsync.connectors.salesforce import BATCH_LIMITS as SALESFORCE_LIMITS
-from leadsync.connectors.salesforce import use_session_factory
-from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
-from leadsync.connectors.sandbox.salesforce import SalesforceSandbox
+from leadsync.connectors.hubspot.connector import BATCH_LIMITS
+from leadsync.connectors.salesforce.connector import BATCH_LIMITS as SALESFORCE_LIMITS
+from leadsync.connectors.salesforce.connector import use_session_factory
+from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
+from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 from leadsync.sync.pipeline import RunReport, Sync
 from leadsync.sync.state import StateStore
 

@@ -21,8 +21,8 @@ import pytest
 from leadsync.config.accounts import Account
 from leadsync.connectors.base import LeadPage, ScoreWrite
 from leadsync.connectors.retry import RetryPolicy
-from leadsync.connectors.salesforce import SalesforceConnector
-from leadsync.connectors.sandbox.salesforce import SalesforceSandbox
+from leadsync.connectors.salesforce.connector import SalesforceConnector
+from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 
 FAST = RetryPolicy(base_s=0.001, cap_s=0.01, max_total_s=20)
 _numbers = itertools.count()

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from leadsync.config.accounts import Account
-from leadsync.connectors.hubspot import HubSpotConnector
+from leadsync.connectors.hubspot.connector import HubSpotConnector
 from leadsync.connectors.ratelimit import RateLimiter
 from leadsync.connectors.retry import RetryPolicy
 from leadsync.connectors.sandbox.faults import Faults
-from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
+from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 
 FAST = RetryPolicy(base_s=0.01, cap_s=0.05, window_s=0.05, secondly_s=0.01, max_total_s=20)
 _numbers = itertools.count()

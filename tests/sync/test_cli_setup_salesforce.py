@@ -8,7 +8,7 @@ from pathlib import Path
 
 from polling import LEADSYNC
 
-from leadsync.connectors.sandbox.salesforce import SalesforceSandbox
+from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 
 
 class Cli:

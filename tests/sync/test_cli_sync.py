@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from polling import LEADSYNC
 
-from leadsync.connectors.sandbox.hubspot import ALL_SCOPES, HubSpotSandbox
+from leadsync.connectors.sandbox.hubspot.server import ALL_SCOPES, HubSpotSandbox
 
 
 class Cli:

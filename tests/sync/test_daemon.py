@@ -29,9 +29,9 @@ from typer.testing import CliRunner
 
 from leadsync.config.accounts import Account
 from leadsync.config.templates import resolve_model
-from leadsync.connectors.hubspot import HubSpotConnector
+from leadsync.connectors.hubspot.connector import HubSpotConnector
 from leadsync.connectors.sandbox.faults import Faults
-from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
+from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.scoring.engine import score
 from leadsync.sync.cli import app
 from leadsync.sync.state import Run, StateStore
@@ -494,7 +494,7 @@ def test_bad_options_and_a_bad_accounts_file_are_one_clear_message(sqlite_setup)
 
 def test_one_daemon_keeps_a_hubspot_and_a_salesforce_account_scored(sqlite_setup, monkeypatch):
     """The same daemon, worker and pipeline for both CRMs: nothing Salesforce-specific."""
-    from leadsync.connectors.sandbox.salesforce import SalesforceSandbox
+    from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 
     setup, store = sqlite_setup
     setup.sandbox("hub", contacts=120, seed=3)

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from leadsync.config.accounts import load_accounts
+from leadsync.config.cron import cron_trigger
 from leadsync.errors import ConfigError
-from leadsync.sync.schedules import cron_trigger, fired_since, sync_trigger
+from leadsync.sync.schedules import fired_since, sync_trigger
 from leadsync.sync.worker import Backoff
 
 MONDAY = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # a Monday

@@ -15,9 +15,9 @@ from polling import LEADSYNC, kill_backfill_then_finish
 
 from leadsync.config.accounts import Account
 from leadsync.config.templates import resolve_model
-from leadsync.connectors.hubspot import HubSpotConnector
+from leadsync.connectors.hubspot.connector import HubSpotConnector
 from leadsync.connectors.sandbox.faults import Faults
-from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
+from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.scoring.engine import score
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from polling import LEADSYNC
 
-from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
+from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.sync.leases import Leases
 from leadsync.sync.state import AccountStatus, StateStore
 

@@ -17,10 +17,10 @@ from hubspot import HubSpot
 
 from leadsync.config.accounts import Account
 from leadsync.config.templates import resolve_model
-from leadsync.connectors.hubspot import HubSpotConnector
+from leadsync.connectors.hubspot.connector import HubSpotConnector
 from leadsync.connectors.ratelimit import RateLimiter
 from leadsync.connectors.retry import RetryPolicy
-from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
+from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.errors import CrmAuthError
 from leadsync.scoring.engine import score
 from leadsync.sync.pipeline import Sync

@@ -24,9 +24,9 @@ from sf_support import account, no_sleep
 from leadsync.config.accounts import Account
 from leadsync.config.templates import resolve_model
 from leadsync.connectors.retry import RetryPolicy
-from leadsync.connectors.salesforce import SalesforceConnector
+from leadsync.connectors.salesforce.connector import SalesforceConnector
 from leadsync.connectors.sandbox.faults import Faults
-from leadsync.connectors.sandbox.salesforce import SalesforceSandbox
+from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 from leadsync.errors import LeadsyncError
 from leadsync.scoring.engine import score
 from leadsync.sync.pipeline import Sync

@@ -16,7 +16,7 @@ import pytest
 from hubspot import HubSpot
 from urllib3.util.retry import Retry
 
-from leadsync.connectors.sandbox.hubspot import HubSpotSandbox
+from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,414 @@
+"""The HubSpot connector: contacts and their behaviour in, Lead Scores and MQL tasks out.
+
+Reads go in groups of up to 1,000 contacts (ten list pages, or five search pages), and
+each group is one :class:`~leadsync.connectors.base.LeadPage`: a group costs one
+associations v4 batch read per engagement type and batch reads of 100 objects (never a
+call per contact, except the events API, which HubSpot filters by one ``objectId``
+only: Enterprise portals, see ``MAPPING.md``), and the sync layer writes its
+scores and tasks in full batches of 100.
+
+- Backfill (:meth:`HubSpotConnector.all_leads`): the list endpoint, 100 a page; the
+  cursor is HubSpot's ``after`` token, so there is no 10,000 cap.
+- Incremental (:meth:`HubSpotConnector.changed_leads`): search on ``lastmodifieddate``
+  ascending, 200 a page, ``GTE`` the cursor. Before ``after`` reaches the 10,000-result
+  cap the query restarts from the last stamp seen. The cursor is opaque JSON:
+  ``{"ms": last stamp, "floor": where the next run starts, "seen": {id: stamp}}``.
+  Search lags changes by "a few moments", so the next run starts ``overlap`` before
+  this run started (never later than the last stamp) and drops the contacts whose
+  ``(id, stamp)`` it already saw. A contact whose stamp equals the one leadsync's own
+  write-back left (``own_writes``) is counted as skipped, not read further.
+- Contact → canonical lead: :mod:`leadsync.connectors.hubspot.contacts`; writes,
+  fields and tasks: :mod:`leadsync.connectors.hubspot.writes`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from leadsync.config.accounts import Account
+from leadsync.connectors.base import (
+    ApiUsage,
+    BatchResult,
+    CrmLead,
+    CrmOwner,
+    LeadPage,
+    OwnWrites,
+    ScoreWrite,
+    TaskRequest,
+    register,
+)
+from leadsync.connectors.hubspot.auth import TokenSource
+from leadsync.connectors.hubspot.contacts import (
+    DEFAULT_MAPPING,
+    contact_properties,
+    ms,
+    stamp,
+    to_crm_lead,
+)
+from leadsync.connectors.hubspot.engagement import (
+    ENGAGEMENT_HINTS,
+    ENGAGEMENT_PROPERTIES,
+    api_events,
+    engagement_events,
+    rollup_events,
+)
+from leadsync.connectors.hubspot.http import HubSpotHttp
+from leadsync.connectors.hubspot.writes import HubSpotWriter, batch_read
+from leadsync.connectors.ratelimit import RateLimiter
+from leadsync.connectors.retry import RetryPolicy
+from leadsync.errors import CrmError
+from leadsync.scoring.lead import Event
+
+__all__ = ["BATCH_LIMITS", "DEFAULT_MAPPING", "SEARCH_CAP", "HubSpotConnector", "open_hubspot"]
+
+log = logging.getLogger(__name__)
+
+#: HubSpot's search returns at most this many results per query.
+SEARCH_CAP = 10_000
+
+#: Records per call each endpoint allows (prefixes end with "."), for ``ApiUsage.minimum``.
+BATCH_LIMITS = {
+    "contacts.list": 100,
+    "contacts.search": 200,
+    "contacts.batch_read": 100,
+    "contacts.batch_update": 100,
+    "emails.batch_read": 100,
+    "calls.batch_read": 100,
+    "meetings.batch_read": 100,
+    "notes.batch_read": 100,
+    "tasks.batch_read": 100,
+    "tasks.batch_create": 100,
+    "associations.": 1000,
+}
+_Group = list[tuple[list[dict[str, Any]], str | None, int]]
+
+
+def _next(body: dict[str, Any]) -> str | None:
+    """``paging.next.after`` of a page, or None on the last one."""
+    return ((body.get("paging") or {}).get("next") or {}).get("after")
+
+
+class _Cursor:
+    """The incremental cursor: the last stamp processed, where to start, the ids seen since."""
+
+    def __init__(self, ms: int, floor: int, seen: dict[str, int]) -> None:
+        self.ms, self.floor, self.seen = ms, floor, seen
+
+    @classmethod
+    def decode(cls, text: str | None) -> _Cursor:
+        if not text:
+            return cls(0, 0, {})
+        try:
+            data = json.loads(text)
+            seen = {str(k): int(v) for k, v in data.get("seen", {}).items()}
+            return cls(int(data["ms"]), int(data.get("floor", data["ms"])), seen)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise CrmError(f"not a HubSpot incremental cursor: {text[:80]!r}") from None
+
+    def encode(self, floor: int) -> str:
+        """The cursor text; ``seen`` keeps only what a run starting at ``floor`` re-reads.
+
+        The floor never moves back: what lies below the previous one was that run's to see.
+        """
+        self.floor = max(self.floor, min(self.ms, floor))
+        self.seen = {k: v for k, v in self.seen.items() if v >= self.floor}
+        data = {"ms": self.ms, "floor": self.floor, "seen": self.seen}
+        return json.dumps(data, separators=(",", ":"))
+
+
+class HubSpotConnector:
+    """One HubSpot account (see the module docstring); :func:`open_hubspot` opens one.
+
+    ``limiter``, ``policy`` and ``auth`` default to the account's; tests and benchmarks
+    pass faster or shared ones. ``overlap`` is how far back a run re-reads for search
+    lag; ``group`` the contacts per page (one engagement round trip each).
+    """
+
+    def __init__(
+        self,
+        account: Account,
+        *,
+        limiter: RateLimiter | None = None,
+        policy: RetryPolicy | None = None,
+        auth: TokenSource | None = None,
+        overlap: timedelta = timedelta(seconds=5),
+        group: int = 1_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.account = account
+        what = f"HubSpot account {account.id!r}"
+        self.auth = auth or TokenSource(account.hubspot_credentials(), what=what, host=account.host)
+        self.limiter = limiter or RateLimiter(
+            window_limit=account.rate_limit,  # None: learnt from the first answer's headers
+            buckets={"search": (5, 1.0)},
+            daily_reserve=account.daily_reserve,
+            daily_resets="at midnight in the HubSpot account's time zone",
+        )
+        self.http = HubSpotHttp(self.auth, host=account.host, limiter=self.limiter, policy=policy)
+        self.writer = HubSpotWriter(self.http, account)
+        self.mapping = {**DEFAULT_MAPPING, **account.mapping}
+        self.properties = contact_properties(self.mapping, account.fields)
+        self.list_page = min(account.page_size or 100, 100)
+        self.search_page = min(account.page_size or 200, 200)
+        self.overlap_ms = int(overlap.total_seconds() * 1000)
+        self.group = group
+        self.clock = clock
+        self._events_api: bool | None = None
+        self._active_owners: set[str] | None = None
+        self.unknown_events = 0
+        """Events API occurrences with no canonical meaning, for diagnostics."""
+
+    # ------------------------------------------------------------------- reading
+
+    def all_leads(self, cursor: str | None) -> Iterator[LeadPage]:
+        """Every contact through the list endpoint; ``cursor`` is HubSpot's ``after``."""
+        after = cursor
+        contacts: list[dict[str, Any]] = []
+        while True:
+            body = self.http.call(
+                "contacts.list",
+                "crm.contacts.basic_api.get_page",
+                limit=self.list_page,
+                after=after,
+                properties=self.properties,
+                archived=False,
+                safe=True,
+            ).body
+            contacts += body.get("results") or []
+            after = _next(body)
+            if after is None or len(contacts) >= self.group:
+                if contacts:
+                    yield LeadPage(self._leads(contacts), after)
+                contacts = []
+            if after is None:
+                return
+
+    def changed_leads(self, cursor: str | None, own_writes: OwnWrites) -> Iterator[LeadPage]:
+        """Contacts changed since ``cursor``, oldest first (see the module docstring)."""
+        state = _Cursor.decode(cursor)
+        floor = ms(self.clock()) - self.overlap_ms  # where the next run starts, at the latest
+        query_from, offset, restarted_at = state.floor, 0, None
+        kept: list[dict[str, Any]] = []
+        skipped = 0
+        while True:
+            body = self._search(query_from, offset)
+            fresh: list[tuple[dict[str, Any], int]] = []
+            for contact in body.get("results") or []:
+                at = stamp(contact)
+                if at is None or state.seen.get(str(contact["id"])) == at:
+                    continue  # the overlap: already processed
+                state.seen[str(contact["id"])] = at
+                state.ms = max(state.ms, at)
+                fresh.append((contact, at))
+            own = own_writes([str(c["id"]) for c, _ in fresh]) if fresh else {}
+            for contact, at in fresh:
+                if own.get(str(contact["id"])) == str(at):
+                    skipped += 1
+                else:
+                    kept.append(contact)
+            nxt = _next(body)
+            if nxt is None or len(kept) >= self.group:
+                text = state.encode(floor)
+                if kept or skipped or text != cursor:
+                    yield LeadPage(self._leads(kept) if kept else [], text, skipped)
+                kept, skipped = [], 0
+            if nxt is None:
+                return
+            if int(nxt) + self.search_page > SEARCH_CAP:
+                if restarted_at == state.ms:
+                    raise CrmError(
+                        f"more than {SEARCH_CAP:,} HubSpot contacts share the modification "
+                        f"time {state.ms} ms: the search cannot page past them"
+                    )
+                query_from, offset, restarted_at = state.ms, 0, state.ms
+            else:
+                offset = int(nxt)
+
+    def _search(self, since_ms: int, offset: int) -> dict[str, Any]:
+        """One search page: ``lastmodifieddate >= since_ms``, ascending, from ``offset``."""
+        since = {"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(since_ms)}
+        request: dict[str, Any] = {
+            "filterGroups": [{"filters": [since]}],
+            "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+            "properties": self.properties,
+            "limit": self.search_page,
+        }
+        if offset:
+            request["after"] = str(offset)
+        return self.http.call(
+            "contacts.search",
+            "crm.contacts.search_api.do_search",
+            request,
+            safe=True,
+            kind="search",
+        ).body
+
+    def cursor_at(self, moment: datetime) -> str:
+        """An incremental cursor for changes at or after ``moment``."""
+        at = ms(moment)
+        return _Cursor(at, at, {}).encode(at)
+
+    def get_lead(self, lead_id: str) -> CrmLead | None:
+        """One contact with its engagement, or None when it does not exist."""
+        found = self.writer.read_contacts([lead_id], self.properties)
+        return self._leads(found)[0] if found else None
+
+    def existing(self, lead_ids: Sequence[str]) -> set[str]:
+        """Which of these contacts still exist (batch reads of 100)."""
+        return {c["id"] for c in self.writer.read_contacts(lead_ids, ["hs_object_id"])}
+
+    # ---------------------------------------------------------------- engagement
+
+    def _leads(self, contacts: list[dict[str, Any]]) -> list[CrmLead]:
+        """Canonical leads of up to ``group`` contacts, engagement read in batches."""
+        ids = [str(c["id"]) for c in contacts]
+        events: dict[str, list[Event]] = defaultdict(list)
+        web = True
+        if self._events_api is not False:
+            for contact_id in ids:
+                found = self._api_events(contact_id)
+                if found is None:
+                    break
+                events[contact_id] += found
+                web = False
+        for object_type, names in ENGAGEMENT_PROPERTIES.items():
+            hints = ENGAGEMENT_HINTS[object_type]
+            hinted = [
+                str(c["id"])
+                for c in contacts
+                if any((c.get("properties") or {}).get(hint) for hint in hints)
+            ]
+            if not hinted:
+                continue
+            linked = self.writer.associations("contacts", object_type, hinted)
+            wanted = sorted({o for objs in linked.values() for o in objs})
+            objects = {
+                o["id"]: o
+                for o in batch_read(self.http, object_type, wanted, list(names), missing_ok=True)
+            }
+            for contact_id, object_ids in linked.items():
+                found = [objects[o] for o in object_ids if o in objects]
+                events[contact_id] += engagement_events(object_type, found)
+        active = self._owners_active()
+        out = []
+        for contact in contacts:
+            props = contact.get("properties") or {}
+            evts = rollup_events(props, web=web) + events.get(str(contact["id"]), [])
+            evts.sort(key=lambda e: e.ts)
+            out.append(
+                to_crm_lead(
+                    contact,
+                    tuple(evts),
+                    mapping=self.mapping,
+                    fields=self.account.fields,
+                    active_owners=active,
+                )
+            )
+        return out
+
+    def _api_events(self, contact_id: str) -> list[Event] | None:
+        """The contact's events API occurrences; None when the account has no events API."""
+        out: list[Event] = []
+        after: str | None = None
+        while True:
+            response = self.http.call(
+                "events.list",
+                "events.events_api.get_page",
+                object_type="contact",
+                object_id=int(contact_id),
+                limit=100,
+                after=after,
+                safe=True,
+                accept=() if self._events_api else (403,),
+            )
+            if response.status == 403:  # no Enterprise tier, or no event-detail scopes
+                log.info(
+                    "HubSpot events API unavailable, using contact rollups: %s",
+                    response.body.get("message"),
+                )
+                self._events_api = False
+                return None
+            body = response.body
+            self._events_api = True
+            found, unknown = api_events(body.get("results") or [])
+            out += found
+            self.unknown_events += unknown
+            after = _next(body)
+            if not after:
+                return out
+
+    def _owners_active(self) -> set[str]:
+        if self._active_owners is None:
+            self._active_owners = {o.id for o in self._owners(archived=False)}
+        return self._active_owners
+
+    # ------------------------------------------------------------------ writing
+
+    def ensure_score_fields(self, tiers: Sequence[str], create: bool = False) -> list[str]:
+        """Create the "Lead scoring" group and score properties where missing.
+
+        HubSpot needs no admin consent beyond the token's schema scope, so ``create`` changes
+        nothing: the properties are created either way.
+        """
+        return self.writer.ensure_score_fields(tiers)
+
+    def write_scores(self, writes: Sequence[ScoreWrite]) -> BatchResult:
+        """Batch updates of 100; ``done`` maps ids to the epoch-ms stamp the write left."""
+        return self.writer.write_scores(writes)
+
+    def find_tasks(self, keys: Sequence[str]) -> dict[str, str]:
+        """Tasks already created for these crossing keys (by the marker in their body)."""
+        return self.writer.find_tasks(keys)
+
+    def create_tasks(self, tasks: Sequence[TaskRequest]) -> BatchResult:
+        """Batch-create MQL tasks, reconciling by key after an ambiguous failure."""
+        return self.writer.create_tasks(tasks)
+
+    # -------------------------------------------------------------------- other
+
+    def owners(self) -> list[CrmOwner]:
+        """Active owners, then deactivated (archived) ones."""
+        return self._owners(archived=False) + self._owners(archived=True)
+
+    def _owners(self, *, archived: bool) -> list[CrmOwner]:
+        out: list[CrmOwner] = []
+        after: str | None = None
+        while True:
+            body = self.http.call(
+                "owners.list",
+                "crm.owners.owners_api.get_page",
+                limit=500,
+                after=after,
+                archived=archived,
+                safe=True,
+            ).body
+            for o in body.get("results") or []:
+                name = " ".join(p for p in (o.get("firstName"), o.get("lastName")) if p)
+                out.append(CrmOwner(str(o["id"]), o.get("email"), name or None, not archived))
+            after = _next(body)
+            if not after:
+                return out
+
+    def usage(self) -> ApiUsage:
+        return ApiUsage(
+            calls=dict(self.http.calls),
+            items=dict(self.http.items),
+            daily_remaining=self.limiter.daily_remaining,
+            daily_limit=self.limiter.daily_limit,
+            rate_limit_waits=self.limiter.waits,
+            throttled=self.limiter.throttled,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@register("hubspot")
+def open_hubspot(account: Account) -> HubSpotConnector:
+    """The connector for a HubSpot account of the accounts file."""
+    return HubSpotConnector(account)
