@@ -194,10 +194,12 @@ class Daemon:
     # --- the accounts file ---------------------------------------------------------------
 
     def _file_changed(self) -> bool:
+        """True once the file has changed and then stayed the same for one watch period,
+        so an editor's truncate-then-write is never read (and reported) half-written."""
         seen = _fingerprint(self.options.accounts_file)
-        if seen == self._file_seen:
+        if seen != self._file_seen:
+            self._file_seen = seen
             return False
-        self._file_seen = seen
         return _digest(self.options.accounts_file) != self._file_hash
 
     def _reload(self, why: str) -> None:
