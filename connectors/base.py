@@ -10,13 +10,15 @@ them and hands them back to resume, and only after a page's writes are durable.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 import pkgutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from leadsync.scoring.lead import Lead
 
@@ -32,10 +34,33 @@ class WrittenScore:
     tier: str | None
     model: str | None
     updated_at: datetime | None
+    reasons: str | None = None
+    """The explanation as leadsync wrote it (without any trailer the connector adds)."""
 
 
-OwnWrites = Callable[[Sequence[str]], Mapping[str, str]]
-"""Lead ids → the modification stamp leadsync's last write left on each (if known)."""
+@dataclass(frozen=True, slots=True)
+class OwnWrite:
+    """What leadsync knows of a record from its last score write and the read before it."""
+
+    stamp: str
+    """The record's modification stamp right after that write."""
+    inputs: str
+    """The record's :attr:`CrmLead.inputs` when it was read and scored."""
+
+
+OwnWrites = Callable[[Sequence[str]], Mapping[str, OwnWrite]]
+"""Lead ids → what leadsync's last write left on each (where known)."""
+
+
+def fingerprint(values: Mapping[str, Any]) -> str:
+    """A digest of a record's values as read: equal digests, equal scoring inputs.
+
+    Connectors pass every field they read except leadsync's own and the modification
+    stamps, so a record whose digest is unchanged since it was scored needs no rescoring
+    (its other fields and engagement counters included), whatever its stamp says.
+    """
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +76,8 @@ class CrmLead:
     """False when the owner is a queue, deactivated, or unknown: tasks go round-robin."""
     written: WrittenScore
     modified_at: datetime | None = None
+    inputs: str = ""
+    """:func:`fingerprint` of what the connector read to build this lead (empty: unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +174,23 @@ class ApiUsage:
 class Connector(Protocol):
     """One CRM account, as the sync layer sees it."""
 
-    def changed_leads(self, cursor: str | None, own_writes: OwnWrites) -> Iterator[LeadPage]:
-        """Leads changed since ``cursor``, oldest change first, overlap de-duplicated.
+    def changed_leads(
+        self, cursor: str | None, own_writes: OwnWrites, also: Sequence[str] = ()
+    ) -> Iterator[LeadPage]:
+        """Leads changed since ``cursor``, oldest change first, overlap de-duplicated, plus
+        the leads ``also`` names (read with the changed ones, in the same calls).
 
-        A record whose last change is leadsync's own write-back (its modification stamp
-        equals the one ``own_writes`` returns for it) is counted in ``skipped`` and
-        neither re-read for engagement nor yielded.
+        "Changed" includes new engagement that does not touch the person's own record.
+        A record whose last change is leadsync's own write-back — its modification stamp
+        is the one ``own_writes`` returns for it *and* its inputs are those it was scored
+        on — is counted in ``skipped`` and neither re-read for engagement nor yielded.
+        A stamp alone proves nothing: a change that lands between leadsync's read and its
+        write ends up under the write's stamp.
         """
+        ...
+
+    def read_leads(self, lead_ids: Sequence[str]) -> list[CrmLead]:
+        """These leads as the CRM holds them now, in batches; the missing ones left out."""
         ...
 
     def cursor_at(self, moment: datetime) -> str:

@@ -86,6 +86,7 @@ lead_scores = Table(
     Column("last_task_at", UTCDateTime()),
     Column("crm_stamp", String(64)),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Column("inputs", String(64)),
 )
 
 crossings = Table(
@@ -168,8 +169,15 @@ def _v2(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE runs ADD COLUMN replica VARCHAR(128)"))
 
 
+def _scored_inputs(conn: Connection) -> None:
+    """What each score was computed from (a digest of the record as read), so that a
+    record carrying leadsync's own stamp is skipped only if nothing else changed."""
+    if "inputs" not in {c["name"] for c in inspect(conn).get_columns("lead_scores")}:
+        conn.execute(text("ALTER TABLE lead_scores ADD COLUMN inputs VARCHAR(64)"))
+
+
 #: Version n is reached by running STEPS[n - 1].
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _scored_inputs]
 
 
 def current_version(conn: Connection) -> int:

@@ -152,20 +152,22 @@ class Sync:
                 on_start(report.run_id)
         started = self.clock()
         try:
+            refused: set[str] = set()
             if not dry_run:
                 self._ensure_fields(report)
-                self._retry_failed_writes(report)
                 self._settle_crossings(report)
+                refused = {f.lead_id for f in self.store.failed_writes(account_id)}
             cursor = self.store.cursor(account_id, mode)
             if mode == "backfill":
+                self._rescore(refused, report)
                 pages = self.connector.all_leads(cursor)
-            else:
+            else:  # the refused writes are read again with the changes, in the same calls
                 pages = self.connector.changed_leads(
-                    cursor, lambda ids: self.store.own_writes(account_id, ids)
+                    cursor, lambda ids: self.store.own_writes(account_id, ids), sorted(refused)
                 )
             finished = True
             for page in pages:
-                complete = self._page(page, report, dry_run, limit, on_change)
+                complete = self._page(page, report, dry_run, limit, on_change, refused=refused)
                 if on_page:
                     on_page(report)
                 if not complete:
@@ -174,6 +176,8 @@ class Sync:
                 if stop and stop() and page.cursor is not None:  # None: that was the last
                     finished, report.status = False, "stopped"
                     break
+            if finished and refused:  # not found by the run: deleted or converted
+                self._gone(refused, report)
             if finished and mode == "backfill" and not dry_run:
                 with self._transaction() as conn:
                     self.store.set_cursor(conn, account_id, "backfill", None)
@@ -219,8 +223,14 @@ class Sync:
         dry_run: bool,
         limit: int | None,
         on_change: Callable[[Change], None] | None,
+        *,
+        save_cursor: bool = True,
+        refused: set[str] | None = None,
     ) -> bool:
-        """Process a page; False when ``limit`` cut it short (its cursor is not saved)."""
+        """Process a page; False when ``limit`` cut it short (its cursor is not saved).
+
+        Leads of ``refused`` (whose last write the CRM refused) are taken out of it as
+        they are processed."""
         account_id = self.account.id
         complete = True
         report.counts["skipped_own_writes"] += page.skipped
@@ -271,6 +281,9 @@ class Sync:
             return complete
         outcome = self.connector.write_scores(writes) if writes else BatchResult()
         report.counts["writes"] += len(outcome.done)
+        if refused:
+            report.counts["writes_retried"] += len(refused.intersection(outcome.done))
+            refused.difference_update(rows)
         report.counts["write_failures"] += len(outcome.failed)
         by_id = {w.lead_id: w for w in writes}
         for lead_id, stamp in outcome.done.items():
@@ -298,7 +311,7 @@ class Sync:
                 self.store.add_crossing(conn, account_id, crossing)
             self.store.set_cursor(conn, account_id, ROUND_ROBIN, str(robin.position))
         self._create_tasks(crossings, report)
-        if complete:
+        if complete and save_cursor:
             with self._transaction() as conn:
                 self.store.set_cursor(conn, account_id, report.mode, page.cursor)
         return complete
@@ -328,7 +341,7 @@ class Sync:
             result.score,
             result.tier,
             result.model,
-        )
+        ) and written.reasons in (None, reasons)
         set_owner = owner if (new_owner and self.account.tasks.assign_owner) else None
         write = None
         if not in_crm or (previous is not None and previous.digest != digest) or set_owner:
@@ -351,6 +364,7 @@ class Sync:
             "mql_armed": state.armed,
             "last_task_at": state.last_task_at,
             "crm_stamp": previous.crm_stamp if previous else None,
+            "inputs": crm_lead.inputs or None,
         }
         return write, row, crossing, owner
 
@@ -424,31 +438,23 @@ class Sync:
         with self._transaction() as conn:
             self.store.set_cursor(conn, self.account.id, FIELDS, wanted)
 
-    def _retry_failed_writes(self, report: RunReport) -> None:
-        failures = self.store.failed_writes(self.account.id)
-        if not failures:
-            return
-        writes = [_write_from(f) for f in failures]
-        outcome = self.connector.write_scores(writes)
-        report.counts["writes_retried"] += len(outcome.done)
-        by_id = {w.lead_id: w for w in writes}
-        written = {
-            lead_id: (_digest(w.score, w.tier, w.model, w.reasons), stamp or None)
-            for lead_id, stamp in outcome.done.items()
-            for w in [by_id[lead_id]]
-        }
+    def _rescore(self, refused: set[str], report: RunReport) -> None:
+        """Score again, from what the CRM holds now, the records whose write it refused.
+
+        Replaying the refused write would put back a score computed from data that may
+        have changed since, and its stamp would then pass for leadsync's own.
+        """
+        if refused:
+            leads = self.connector.read_leads(sorted(refused))
+            self._page(LeadPage(leads, None), report, False, None, None, save_cursor=False,
+                       refused=refused)  # fmt: skip
+
+    def _gone(self, refused: set[str], report: RunReport) -> None:
+        """Refused writes whose record the CRM no longer serves: not retried again."""
         with self._transaction() as conn:
-            self.store.mark_written(conn, self.account.id, written)
-            self.store.clear_failed_writes(conn, self.account.id, outcome.done)
-            self.store.record_failed_writes(
-                conn,
-                self.account.id,
-                [
-                    FailedWrite(f.lead_id, f.object_type, f.payload, outcome.failed[f.lead_id], 0)
-                    for f in failures
-                    if f.lead_id in outcome.failed
-                ],
-            )
+            self.store.clear_failed_writes(conn, self.account.id, refused)
+        report.counts["writes_gone"] += len(refused)
+        refused.clear()
 
 
 def _digest(score: Decimal, tier: str, model: str, reasons: str) -> str:
@@ -466,20 +472,6 @@ def _write_payload(write: ScoreWrite) -> dict[str, Any]:
         "updated_at": write.updated_at.isoformat(),
         "owner_id": write.owner_id,
     }
-
-
-def _write_from(failure: FailedWrite) -> ScoreWrite:
-    p = failure.payload
-    return ScoreWrite(
-        failure.lead_id,
-        failure.object_type,
-        Decimal(p["score"]),
-        p["tier"],
-        p["reasons"],
-        p["model"],
-        datetime.fromisoformat(p["updated_at"]),
-        p.get("owner_id"),
-    )
 
 
 def _task_payload(task: TaskRequest) -> dict[str, Any]:

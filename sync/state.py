@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from leadsync.connectors.base import OwnWrite
 from leadsync.sync.database import open_engine, upsert
 from leadsync.sync.migrations import (
     account_status,
@@ -55,6 +56,7 @@ class StoredScore:
     mql_armed: bool
     last_task_at: datetime | None
     crm_stamp: str | None
+    inputs: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +168,14 @@ class StateStore:
                         row.mql_armed,
                         row.last_task_at,
                         row.crm_stamp,
+                        row.inputs,
                     )
         return found
 
-    def own_writes(self, account_id: str, lead_ids: Iterable[str]) -> dict[str, str]:
-        """The CRM modification stamp each lead's last score write left, where known."""
+    def own_writes(self, account_id: str, lead_ids: Iterable[str]) -> dict[str, OwnWrite]:
+        """The stamp each lead's last score write left and the inputs it was scored on."""
         return {
-            lead_id: stored.crm_stamp
+            lead_id: OwnWrite(stored.crm_stamp, stored.inputs or "")
             for lead_id, stored in self.scores(account_id, lead_ids).items()
             if stored.crm_stamp
         }
@@ -192,17 +195,6 @@ class StateStore:
             for row in rows
         ]
         upsert(conn, lead_scores, values)
-
-    def mark_written(
-        self, conn: Connection, account_id: str, written: dict[str, tuple[str, str | None]]
-    ) -> None:
-        """Record ``lead_id → (digest, CRM stamp)`` for scores a retry finally wrote."""
-        for lead_id, (digest, stamp) in written.items():
-            conn.execute(
-                update(lead_scores)
-                .where(lead_scores.c.account_id == account_id, lead_scores.c.lead_id == lead_id)
-                .values(digest=digest, crm_stamp=stamp, updated_at=now())
-            )
 
     # --- MQL crossings -----------------------------------------------------------------
 

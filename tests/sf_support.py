@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from leadsync.config.accounts import Account
-from leadsync.connectors.base import LeadPage, ScoreWrite
+from leadsync.connectors.base import LeadPage, OwnWrite, OwnWrites, ScoreWrite
 from leadsync.connectors.retry import RetryPolicy
 from leadsync.connectors.salesforce.connector import SalesforceConnector
 from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
@@ -138,3 +138,10 @@ class Orgs:
 def read_all(pages: Iterable[LeadPage]) -> list[LeadPage]:
     """Every page with its leads in a list: a Bulk page streams them only while it is read."""
     return [LeadPage(list(p.leads), p.cursor, p.skipped) for p in pages]
+
+
+def own_writes(sf: SalesforceConnector, done: dict[str, str]) -> OwnWrites:
+    """What the pipeline would store for writes made directly: each stamp ``done`` holds
+    and each record's inputs as read now (one read of the records, engagement included)."""
+    inputs = {c.lead.id: c.inputs for c in sf.read_leads(list(done))}
+    return lambda asked: {i: OwnWrite(done[i], inputs[i]) for i in asked if i in done}

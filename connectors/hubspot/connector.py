@@ -16,7 +16,11 @@ scores and tasks in full batches of 100.
   Search lags changes by "a few moments", so the next run starts ``overlap`` before
   this run started (never later than the last stamp) and drops the contacts whose
   ``(id, stamp)`` it already saw. A contact whose stamp equals the one leadsync's own
-  write-back left (``own_writes``) is counted as skipped, not read further.
+  write-back left (``own_writes``), and whose properties are those it was scored on
+  (:func:`~leadsync.connectors.hubspot.contacts.inputs_of`), is counted as skipped, not
+  read further. New engagement is seen through the contact: logging an email, call,
+  meeting or note makes HubSpot update the contact's activity rollups (the properties in
+  ``ENGAGEMENT_HINTS``), which moves its ``lastmodifieddate`` (see ``MAPPING.md``).
 - Contact → canonical lead: :mod:`leadsync.connectors.hubspot.contacts`; writes,
   fields and tasks: :mod:`leadsync.connectors.hubspot.writes`.
 """
@@ -46,6 +50,7 @@ from leadsync.connectors.hubspot.auth import TokenSource
 from leadsync.connectors.hubspot.contacts import (
     DEFAULT_MAPPING,
     contact_properties,
+    inputs_of,
     ms,
     stamp,
     to_crm_lead,
@@ -188,12 +193,18 @@ class HubSpotConnector:
             if after is None:
                 return
 
-    def changed_leads(self, cursor: str | None, own_writes: OwnWrites) -> Iterator[LeadPage]:
-        """Contacts changed since ``cursor``, oldest first (see the module docstring)."""
+    def changed_leads(
+        self, cursor: str | None, own_writes: OwnWrites, also: Sequence[str] = ()
+    ) -> Iterator[LeadPage]:
+        """Contacts changed since ``cursor``, oldest first (see the module docstring); the
+        contacts ``also`` names (batch read) join the first group."""
         state = _Cursor.decode(cursor)
         floor = ms(self.clock()) - self.overlap_ms  # where the next run starts, at the latest
         query_from, offset, restarted_at = state.floor, 0, None
-        kept: list[dict[str, Any]] = []
+        kept: list[dict[str, Any]] = (
+            self.writer.read_contacts(also, self.properties) if also else []
+        )
+        extra = {str(c["id"]) for c in kept}
         skipped = 0
         while True:
             body = self._search(query_from, offset)
@@ -202,12 +213,16 @@ class HubSpotConnector:
                 at = stamp(contact)
                 if at is None or state.seen.get(str(contact["id"])) == at:
                     continue  # the overlap: already processed
+                if str(contact["id"]) in extra:
+                    continue  # read already, with ``also``
                 state.seen[str(contact["id"])] = at
                 state.ms = max(state.ms, at)
                 fresh.append((contact, at))
             own = own_writes([str(c["id"]) for c, _ in fresh]) if fresh else {}
+            fields = self.account.fields
             for contact, at in fresh:
-                if own.get(str(contact["id"])) == str(at):
+                mine = own.get(str(contact["id"]))
+                if mine and mine.stamp == str(at) and mine.inputs == inputs_of(contact, fields):
                     skipped += 1
                 else:
                     kept.append(contact)
@@ -253,10 +268,19 @@ class HubSpotConnector:
         at = ms(moment)
         return _Cursor(at, at, {}).encode(at)
 
+    def read_leads(self, lead_ids: Sequence[str]) -> list[CrmLead]:
+        """Contacts by id with their engagement (batch reads); missing ones left out."""
+        found = self.writer.read_contacts(lead_ids, self.properties)
+        return [
+            lead
+            for start in range(0, len(found), self.group)
+            for lead in self._leads(found[start : start + self.group])
+        ]
+
     def get_lead(self, lead_id: str) -> CrmLead | None:
         """One contact with its engagement, or None when it does not exist."""
-        found = self.writer.read_contacts([lead_id], self.properties)
-        return self._leads(found)[0] if found else None
+        found = self.read_leads([lead_id])
+        return found[0] if found else None
 
     def existing(self, lead_ids: Sequence[str]) -> set[str]:
         """Which of these contacts still exist (batch reads of 100)."""

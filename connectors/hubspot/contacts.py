@@ -18,11 +18,18 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from leadsync.config.accounts import FieldNames
-from leadsync.connectors.base import CrmLead, WrittenScore
+from leadsync.connectors.base import CrmLead, WrittenScore, fingerprint
 from leadsync.connectors.hubspot.engagement import ROLLUP_PROPERTIES, parse_time
 from leadsync.scoring.lead import Event, Lead, Scalar
 
-__all__ = ["DEFAULT_MAPPING", "OBJECT_TYPE", "contact_properties", "stamp", "to_crm_lead"]
+__all__ = [
+    "DEFAULT_MAPPING",
+    "OBJECT_TYPE",
+    "contact_properties",
+    "inputs_of",
+    "stamp",
+    "to_crm_lead",
+]
 
 #: Canonical property → HubSpot contact property (an account's ``mapping`` overrides).
 DEFAULT_MAPPING: Mapping[str, str] = {
@@ -52,6 +59,18 @@ def stamp(obj: Mapping[str, Any]) -> int | None:
     props = obj.get("properties") or {}
     at = parse_time(props.get("lastmodifieddate")) or parse_time(obj.get("updatedAt"))
     return ms(at) if at else None
+
+
+#: Properties that move on any write, leadsync's included: never a scoring input.
+STAMPS = frozenset({"lastmodifieddate", "hs_lastmodifieddate"})
+
+
+def inputs_of(contact: Mapping[str, Any], fields: FieldNames) -> str:
+    """The :func:`fingerprint` of a contact as read: every property but leadsync's and the
+    stamps. Engagement shows in it too, through the rollups HubSpot keeps on the contact."""
+    own = {fields.score, fields.tier, fields.reasons, fields.model, fields.updated_at}
+    props: Mapping[str, Any] = contact.get("properties") or {}
+    return fingerprint({k: v or None for k, v in props.items() if k not in own and k not in STAMPS})
 
 
 def contact_properties(mapping: Mapping[str, str], fields: FieldNames) -> list[str]:
@@ -126,6 +145,8 @@ def to_crm_lead(
             props.get(fields.tier) or None,
             props.get(fields.model) or None,
             parse_time(props.get(fields.updated_at)),
+            props.get(fields.reasons) or "",
         ),
         modified_at=parse_time(str(modified)) if modified is not None else None,
+        inputs=inputs_of(contact, fields),
     )

@@ -16,12 +16,13 @@ Reading:
   SystemModstamp, Id`` with ``since`` = the cursor's stamp less ``overlap`` (60 s: a
   transaction commits after its SystemModstamp is set). The cursor keeps the ids and
   stamps seen inside the overlap, so they are not yielded twice.
-  A record whose stamp is leadsync's own write-back (``own_writes``: the exact stamp after
-  a REST write, or the Bulk job's window) is skipped — no activity query for it. The
-  cursor made at the end of a backfill also carries the time windows of the backfill's
-  writes, which the first incremental query leaves out (else it would list them all
-  again). A run with no change costs one call (plus one per 2,000 records written within
-  the overlap before the previous cursor, when runs follow each other within a minute).
+  A record is skipped as leadsync's own write-back only when its stamp is the one the write
+  left (``own_writes``: the exact stamp after a REST write, or the Bulk job's window) and
+  its fields are those it was scored on (``ObjectMap.inputs``): no activity query for it.
+  Task, Event and CampaignMember rows (and web-activity objects) changed since the cursor
+  are read too, one query each, and the people they name are rescored: a new activity
+  does not move its Lead's or Contact's ``SystemModstamp``. A run with no change costs
+  one query per object and one per activity object.
 
 Tests and the demo pass a ``requests.Session`` trusting the sandbox's CA (or
 ``ca_path``); :func:`use_session_factory` does the same for connectors opened by name.
@@ -44,6 +45,7 @@ from leadsync.connectors.base import (
     CrmLead,
     CrmOwner,
     LeadPage,
+    OwnWrite,
     OwnWrites,
     ScoreWrite,
     TaskRequest,
@@ -51,7 +53,7 @@ from leadsync.connectors.base import (
 )
 from leadsync.connectors.ratelimit import RateLimiter
 from leadsync.connectors.retry import RetryPolicy
-from leadsync.connectors.salesforce.activity import read_events, sources_for
+from leadsync.connectors.salesforce.activity import ActivitySource, read_events, sources_for
 from leadsync.connectors.salesforce.api import SalesforceApi
 from leadsync.connectors.salesforce.auth import Authenticator
 from leadsync.connectors.salesforce.bulk import POLL_DELAYS, BulkJobs, within_window
@@ -217,84 +219,100 @@ class SalesforceConnector:
             yield from self._leads(om, chunk, spool.take([str(r["Id"]) for r in chunk]))
 
     def cursor_at(self, moment: datetime) -> str:
-        """Changes after ``moment``, leaving out this connector's own writes since then.
-
-        The writes of the backfill that just ended are after ``moment``: without help the
-        first incremental run would list every one of them again (one call per 2,000) only
-        to skip them. So the cursor carries the time windows of those writes and the API
-        user; records last modified by that user inside one of them are left out by the
-        query itself. (Cost of the shortcut: a change made *through the integration user*
-        by another process inside a write window — seconds — is not seen.)
-        """
+        """Changes after ``moment``: the backfill's own writes are listed once more by the
+        first incremental run, which checks each one's inputs (see :meth:`changed_leads`)."""
         stamp = format_stamp(moment)
-        states: dict[str, Any] = {o: {"ts": stamp, "seen": {}} for o in self.maps}
-        me = self.api.user_id
-        windows = merge_windows(self.writer.windows) if me else []
-        return _dump({"inc": states, "me": me, "skip": [[a, b] for a, b in windows]})
+        fresh = {"ts": stamp, "seen": {}}
+        return _dump({"inc": {o: dict(fresh) for o in self.maps}, "act": {
+            s.sobject: dict(fresh) for s in self._activity_sources()
+        }})  # fmt: skip
 
-    def _since(self, state: dict[str, Any], skip: list[list[str]], me: str | None) -> str:
-        """The incremental filter: from the cursor's stamp less the overlap.
-
-        Records re-listed by the overlap cost query rows only — ``seen`` and ``own_writes``
-        keep them from being yielded or read for engagement again. The only records left
-        out by the query are the backfill's own writes (``skip`` windows, see
-        :meth:`cursor_at`): last modified by the API user inside a window of our writes.
-        """
+    def _since(self, state: dict[str, Any]) -> str:
+        """The incremental filter: from the cursor's stamp less the overlap (records
+        re-listed by the overlap cost query rows only: ``seen`` drops them)."""
         ts = parse_stamp(state.get("ts"))
-        if ts is None:
-            return ""
-        text = q(" AND SystemModstamp >= {since}", since=ts - self.overlap)
-        for start, end in skip if me else []:
-            first, last = parse_stamp(start), parse_stamp(end)
-            if first is None or last is None:
-                continue
-            # to the millisecond (our stamps are exact; formatted here, never copied text)
-            text += q(
-                " AND (LastModifiedById != {me} OR SystemModstamp < {first:literal}"
-                " OR SystemModstamp > {last:literal})",
-                me=me,
-                first=format_stamp(first),
-                last=format_stamp(last),
-            )
-        return text
+        return "" if ts is None else q(" AND SystemModstamp >= {since}", since=ts - self.overlap)
 
-    def changed_leads(self, cursor: str | None, own_writes: OwnWrites) -> Iterator[LeadPage]:
+    def changed_leads(
+        self, cursor: str | None, own_writes: OwnWrites, also: Sequence[str] = ()
+    ) -> Iterator[LeadPage]:
+        """Records changed since the cursor, and the people whose engagement changed.
+
+        A record is skipped as leadsync's own write-back only when its stamp is the one the
+        write left *and* its fields are those it was scored on. A new Task, Event or
+        CampaignMember does not touch the Lead or Contact it points to, so each activity
+        object is first read from its own ``SystemModstamp`` (one query each); the people
+        it names (``WhoId``, ``LeadId``, ``ContactId``), and those in ``also``, join the
+        object's last page, so their engagement is read with that page's.
+        """
         saved = _load(cursor)
         states: dict[str, dict[str, Any]] = saved.get("inc", {})
-        if self.api.user_id is None and saved.get("me"):
-            self.api.learned_user = str(saved["me"])
-        me = saved.get("me")
-        skip: list[list[str]] = list(saved.get("skip") or [])
-        for sobject, om in self.maps.items():
+        acts: dict[str, dict[str, Any]] = saved.get("act", {})
+        unread = json.loads(_dump(acts))  # the activity cursor until every person is read
+        # a cursor from before activity was read: its activity starts where its records did
+        started = min((s.get("ts") or "" for s in states.values()), default="") or None
+        people = self._activity_people(acts, started) | set(also)
+        objects = list(self.maps.items())
+        for n, (sobject, om) in enumerate(objects, 1):
             state = states.setdefault(sobject, {"ts": None, "seen": {}})
-            where = self._since(state, skip, me)
-            text = self._select(om, where, "SystemModstamp, Id")
-            for rows in self.api.query_pages(text):
+            listed: set[str] = set()
+            pages = self.api.query_pages(self._select(om, self._since(state), "SystemModstamp, Id"))
+            rows: list[Row] | None = next(pages, [])
+            while rows is not None:
+                following = next(pages, None)
                 fresh = [r for r in rows if state["seen"].get(str(r["Id"])) != stamp_of(r)]
                 mine = own_writes([str(r["Id"]) for r in fresh]) if fresh else {}
-                keep: list[Row] = []
-                for row in fresh:
-                    ours = mine.get(str(row["Id"]))
-                    stamp = stamp_of(row)
-                    by = row.get("LastModifiedById")
-                    if ours and (ours == stamp or within_window(ours, stamp, by)):
-                        continue
-                    keep.append(row)
+                keep = [r for r in fresh if not self._own(om, r, mine.get(str(r["Id"])))]
+                skipped = len(fresh) - len(keep)
+                listed.update(str(r["Id"]) for r in keep)
                 self._advance(state, rows)
-                skip = self._live_windows(skip, states)
-                page = _dump({"inc": states, "me": me or self.api.user_id, "skip": skip})
+                if following is None:
+                    extra = [p for p in people if p not in listed and object_of(p, {sobject: om})]
+                    keep += self._rows_by_id(om, sorted(extra))
+                last = following is None and n == len(objects)
+                cursor_text = _dump({"inc": states, "act": acts if last else unread})
                 leads = self._leads(om, keep) if keep else []
-                yield LeadPage(leads, page, skipped=len(fresh) - len(keep))
+                yield LeadPage(leads, cursor_text, skipped=skipped)
+                rows = following
 
-    def _live_windows(
-        self, skip: list[list[str]], states: dict[str, dict[str, Any]]
-    ) -> list[list[str]]:
-        """The write windows some object's cursor (less the overlap) has not passed yet."""
-        stamps = [parse_stamp(s.get("ts")) for s in states.values()]
-        if not stamps or any(t is None for t in stamps):
-            return skip
-        oldest = format_stamp(min(t for t in stamps if t is not None) - self.overlap)
-        return [w for w in skip if w[1] >= oldest]
+    def _activity_people(self, acts: dict[str, dict[str, Any]], started: str | None) -> set[str]:
+        """Who the activity rows changed since the cursor point at (advancing ``acts``)."""
+        people: set[str] = set()
+        for source in self._activity_sources():
+            state = acts.setdefault(source.sobject, {"ts": started, "seen": {}})
+            where = f"{source.key} != null" + (f" AND {source.where}" if source.where else "")
+            text = (
+                f"SELECT Id, {source.key}, SystemModstamp FROM {source.sobject} WHERE {where}"
+                f"{self._since(state)} ORDER BY SystemModstamp, Id"
+            )
+            for rows in self.api.query_pages(text):
+                fresh = [r for r in rows if state["seen"].get(str(r["Id"])) != stamp_of(r)]
+                people.update(str(r[source.key]) for r in fresh if r.get(source.key))
+                self._advance(state, rows)
+        return people
+
+    def _rows_by_id(self, om: ObjectMap, ids: Sequence[str]) -> list[Row]:
+        """Live records of one object by id (one query per ``IN`` chunk)."""
+        rows: list[Row] = []
+        for chunk in chunk_ids(ids):
+            rows += self.api.query_rows(self._select(om, q(" AND Id IN {ids}", ids=chunk), None))
+        return rows
+
+    def _own(self, om: ObjectMap, row: Row, mine: OwnWrite | None) -> bool:
+        """Whether the row's last change is leadsync's write and nothing else changed."""
+        if mine is None or mine.inputs != om.inputs(row):
+            return False
+        stamp = stamp_of(row)
+        return mine.stamp == stamp or within_window(mine.stamp, stamp, row.get("LastModifiedById"))
+
+    def _activity_sources(self) -> list[ActivitySource]:
+        """Every activity object the account reads, once (Task and Event serve both
+        Leads and Contacts through ``WhoId``)."""
+        found: dict[tuple[str, str], ActivitySource] = {}
+        for sources in self.sources.values():
+            for source in sources:
+                found.setdefault((source.sobject, source.key), source)
+        return list(found.values())
 
     def _advance(self, state: dict[str, Any], rows: Sequence[Row]) -> None:
         """Move the cursor past ``rows``; remember the ids inside the overlap window."""
@@ -309,13 +327,17 @@ class SalesforceConnector:
             seen = dict(sorted(seen.items(), key=lambda kv: kv[1])[-SEEN_MAX:])
         state["ts"], state["seen"] = top, seen
 
+    def read_leads(self, lead_ids: Sequence[str]) -> list[CrmLead]:
+        """Records by id with their engagement; converted, deleted or unknown ones left out."""
+        out: list[CrmLead] = []
+        for sobject, om in self.maps.items():
+            rows = self._rows_by_id(om, [i for i in lead_ids if object_of(i, {sobject: om})])
+            out += self._leads(om, rows) if rows else []
+        return out
+
     def get_lead(self, lead_id: str) -> CrmLead | None:
-        om = object_of(lead_id, self.maps)
-        if om is None:
-            return None
-        text = q(f"SELECT {select(om.select)} FROM {om.sobject} WHERE Id = {{rid}}", rid=lead_id)
-        rows = list(self.api.query_rows(text))
-        return self._leads(om, rows)[0] if rows else None
+        found = self.read_leads([lead_id])
+        return found[0] if found else None
 
     def existing(self, lead_ids: Sequence[str]) -> set[str]:
         out: set[str] = set()
@@ -369,24 +391,6 @@ class SalesforceConnector:
 
     def close(self) -> None:
         self.api.close()
-
-
-def merge_windows(windows: Sequence[tuple[str, str]], limit: int = 20) -> list[tuple[str, str]]:
-    """Sorted, overlapping ones joined, at most ``limit`` (the closest neighbours merged)."""
-    merged: list[tuple[str, str]] = []
-    for start, end in sorted(windows):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    while len(merged) > limit:
-        gaps = [
-            (parse_stamp(b[0]) - parse_stamp(a[1]), i)  # type: ignore[operator]
-            for i, (a, b) in enumerate(itertools.pairwise(merged))
-        ]
-        _, i = min(gaps)
-        merged[i : i + 2] = [(merged[i][0], merged[i + 1][1])]
-    return merged
 
 
 def _load(cursor: str | None) -> dict[str, Any]:

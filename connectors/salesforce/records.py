@@ -39,14 +39,21 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from leadsync.config.accounts import FieldNames
-from leadsync.connectors.base import CrmLead, ScoreWrite, WrittenScore
+from leadsync.connectors.base import CrmLead, ScoreWrite, WrittenScore, fingerprint
 from leadsync.connectors.salesforce.soql import Row, field_name, normal_stamp, parse_stamp
 from leadsync.scoring.lead import Event, Lead
 
 if TYPE_CHECKING:
     from leadsync.config.accounts import Account
 
-__all__ = ["ObjectMap", "ScoreFields", "object_maps", "parse_model", "score_values"]
+__all__ = [
+    "ObjectMap",
+    "ScoreFields",
+    "object_maps",
+    "parse_model",
+    "score_values",
+    "strip_model",
+]
 
 LEAD_MAPPING: dict[str, str] = {
     "email": "Email",
@@ -70,6 +77,8 @@ CONTACT_MAPPING: dict[str, str] = {
     "country": "MailingCountry",
 }
 QUEUE_PREFIX = "00G"
+#: Fields that move on any write, leadsync's included: never a scoring input.
+STAMPS = frozenset({"SystemModstamp", "LastModifiedDate", "LastModifiedById", "attributes"})
 PREFIXES = {"Lead": "00Q", "Contact": "003"}
 #: Salesforce's Long Text Area maximum; longer reasons are cut.
 REASONS_MAX = 32_768
@@ -131,12 +140,14 @@ class ObjectMap:
         if active and _bool(row.get("Owner.IsActive")) is False:
             active = False
         reasons = row.get(self.fields.reasons)
+        text = reasons if isinstance(reasons, str) else None
         tier = row.get(self.fields.tier)
         written = WrittenScore(
             score=_decimal(row.get(self.fields.score)),
             tier=str(tier) if tier not in (None, "") else None,
-            model=parse_model(reasons if isinstance(reasons, str) else None),
+            model=parse_model(text),
             updated_at=None,
+            reasons=strip_model(text),
         )
         events.sort(key=lambda e: e.ts)
         return CrmLead(
@@ -147,6 +158,15 @@ class ObjectMap:
             owner_active=active,
             written=written,
             modified_at=parse_stamp(row.get("SystemModstamp")),
+            inputs=self.inputs(row),
+        )
+
+    def inputs(self, row: Row) -> str:
+        """The :func:`fingerprint` of a row as read: every field but leadsync's and the
+        stamps, in one text form whether the row came from REST (JSON) or Bulk (CSV)."""
+        own = {self.fields.score, self.fields.tier, self.fields.reasons}
+        return fingerprint(
+            {k: _plain(v) for k, v in row.items() if k not in own and k not in STAMPS}
         )
 
 
@@ -175,6 +195,11 @@ def reasons_with_model(reasons: str, model: str) -> str:
     return reasons[: REASONS_MAX - len(trailer)] + trailer
 
 
+def strip_model(reasons: str | None) -> str:
+    """The explanation of a stored reasons text, without its ``[model …]`` trailer."""
+    return _MODEL_LINE.sub("", reasons or "")
+
+
 def parse_model(reasons: str | None) -> str | None:
     """The model a stored reasons text names (None when leadsync never wrote it)."""
     if not reasons:
@@ -201,6 +226,19 @@ def _number(text: str) -> int | float | str:
     except ValueError:
         return text
     return int(number) if number.is_integer() else number
+
+
+def _plain(value: Any) -> str | None:
+    """A field value as text: the same for JSON's ``250`` or ``true`` and CSV's ``"250"``."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if text.lower() in ("true", "false"):
+        return text.lower()
+    try:
+        return repr(float(text))
+    except ValueError:
+        return text
 
 
 def _decimal(value: Any) -> Decimal | None:

@@ -58,8 +58,6 @@ class ScoreWriter:
         self.bulk = bulk
         self.fields = fields
         self.sleep = sleep
-        self.windows: list[tuple[str, str]] = []
-        """(first, last) SystemModstamp of each batch this writer wrote (see ``salesforce``)."""
         self.tasks = TaskWriter(api, bulk, self._collections)
 
     # -- scores ----------------------------------------------------------------------------
@@ -98,9 +96,6 @@ class ScoreWriter:
         if self.api.user_id is None and info.get("createdById"):
             self.api.learned_user = str(info["createdById"])
         stamp = window_stamp(info)
-        start, end = normal_stamp(info.get("createdDate")), normal_stamp(info.get("systemModstamp"))
-        if start and end:
-            self.windows.append((start, end))
         locked = [w for w in writes if failed.get(w.lead_id, "").startswith(_LOCKED)]
         for w in writes:
             if w.lead_id not in failed:
@@ -167,9 +162,6 @@ class ScoreWriter:
             for row in rows:
                 if row.get("LastModifiedById") == me:
                     stamps[str(row["Id"])] = normal_stamp(row.get("SystemModstamp")) or ""
-        written = sorted(s for s in stamps.values() if s)
-        if written:
-            self.windows.append((written[0], written[-1]))
         return stamps
 
     # -- tasks -----------------------------------------------------------------------------

@@ -8,14 +8,16 @@ milliseconds instead of HubSpot's seconds.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from leadsync.config.accounts import Account
+from leadsync.connectors.base import OwnWrite, OwnWrites
 from leadsync.connectors.hubspot.connector import HubSpotConnector
+from leadsync.connectors.hubspot.contacts import inputs_of
 from leadsync.connectors.ratelimit import RateLimiter
 from leadsync.connectors.retry import RetryPolicy
 from leadsync.connectors.sandbox.faults import Faults
@@ -41,6 +43,15 @@ class Hub:
         """Requests the sandbox answered (any status) for endpoints starting with ``prefix``."""
         snap = self.sandbox.counters.snapshot()
         return sum(sum(by.values()) for ep, by in snap.items() if ep.startswith(prefix))
+
+    def own_writes(self, done: Mapping[str, str]) -> OwnWrites:
+        """What the pipeline would store for writes made directly: each stamp in ``done``
+        and each contact's inputs as the sandbox holds it now (no API call)."""
+        store, names = self.sandbox.store, self.connector.properties
+        inputs = {
+            i: inputs_of(store.contact_json(int(i) - 1, names), self.account.fields) for i in done
+        }
+        return lambda asked: {i: OwnWrite(done[i], inputs[i]) for i in asked if i in done}
 
 
 HubFactory = Callable[..., Hub]

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from leadsync.config.settings import Settings
+from leadsync.connectors.base import OwnWrite
 from leadsync.errors import ConfigError
 from leadsync.sync import migrations
 from leadsync.sync.database import safe_url as _safe
@@ -96,12 +97,12 @@ def test_replicas_starting_together_upgrade_once(state_url):
 
 def test_scores_upsert_and_own_writes(store):
     with store.transaction() as conn:
-        store.save_scores(conn, "acme", [row("1"), row("2", crm_stamp="1700")])
+        store.save_scores(conn, "acme", [row("1"), row("2", crm_stamp="1700", inputs="in2")])
         store.save_scores(conn, "acme", [row("1", score="12.5")])
     scores = store.scores("acme", ["1", "2", "3"])
     assert scores["1"].score == Decimal("12.5")
     assert set(scores) == {"1", "2"}
-    assert store.own_writes("acme", ["1", "2"]) == {"2": "1700"}
+    assert store.own_writes("acme", ["1", "2"]) == {"2": OwnWrite("1700", "in2")}
     assert store.scores("other", ["1"]) == {}
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -94,16 +93,13 @@ def test_incremental_crosses_the_10000_result_cap(make_hub: HubFactory) -> None:
     touched = set(hub.sandbox.touch(n))
     store = hub.sandbox.store
 
-    def stamps(ids: Sequence[str]) -> dict[str, str]:
-        """Every contact counts as leadsync's own write: only the search pages run."""
-        out = {}
-        for i in ids:
-            at = parse_time(store.contact_props(int(i) - 1)["lastmodifieddate"])
-            assert at is not None
-            out[i] = str(int(at.timestamp() * 1000))
-        return out
+    stamps = {}  # every contact counts as leadsync's own write: only the search pages run
+    for i in touched:
+        at = parse_time(store.contact_props(int(i) - 1)["lastmodifieddate"])
+        assert at is not None
+        stamps[i] = str(int(at.timestamp() * 1000))
 
-    pages = list(hub.connector.changed_leads(cursor, stamps))
+    pages = list(hub.connector.changed_leads(cursor, hub.own_writes(stamps)))
     assert _ids(pages) == [] and sum(p.skipped for p in pages) == len(touched) == n
     statuses = hub.sandbox.counters.snapshot()["contacts.search"]
     assert set(statuses) == {200}, statuses  # never a 400 for paging past 10,000
@@ -122,12 +118,13 @@ def test_own_write_back_is_skipped_without_engagement_reads(make_hub: HubFactory
     done = hub.connector.write_scores(writes).done
     assert set(done) == {"3", "9", "27"} and all(v.isdigit() for v in done.values())
     hub.sandbox.counters.reset()
-    pages = list(hub.connector.changed_leads(cursor, lambda ids: {i: done[i] for i in ids}))
+    ours = hub.own_writes(done)
+    pages = list(hub.connector.changed_leads(cursor, ours))
     assert _ids(pages) == [] and sum(p.skipped for p in pages) == 3
     assert set(hub.sandbox.counters.snapshot()) == {"contacts.search"}
     # A real change after our write is seen again, with our score read back.
     hub.sandbox.store.write_contact(8, {"jobtitle": "CEO"})  # contact 9
-    pages = list(hub.connector.changed_leads(cursor, lambda ids: {i: done[i] for i in ids}))
+    pages = list(hub.connector.changed_leads(cursor, ours))
     [lead] = [crm for page in pages for crm in page.leads]
     assert lead.lead.id == "9" and lead.lead.properties["title"] == "CEO"
     assert (lead.written.score, lead.written.tier) == (Decimal("55"), "warm")

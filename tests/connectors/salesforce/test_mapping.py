@@ -157,15 +157,3 @@ def test_bulk_write_windows() -> None:
     assert not within_window(stamp, "2026-11-23T12:00:05.000Z", "005B")  # someone else
     assert not within_window(stamp, "2026-11-23T12:00:10.000Z", "005A")  # after the job
     assert not within_window("2026-11-23T12:00:05.000Z", "2026-11-23T12:00:05.000Z", "005A")
-
-
-def test_write_windows_merge_and_stay_few() -> None:
-    from leadsync.connectors.salesforce.connector import merge_windows
-
-    def w(a: int, b: int) -> tuple[str, str]:
-        return (f"2026-11-23T12:00:{a:02d}.000Z", f"2026-11-23T12:00:{b:02d}.000Z")
-
-    assert merge_windows([w(5, 9), w(1, 3), w(2, 4)]) == [w(1, 4), w(5, 9)]
-    many = [w(2 * i, 2 * i + 1) for i in range(30)]
-    merged = merge_windows(many, limit=5)
-    assert len(merged) == 5 and merged[0][0] == many[0][0] and merged[-1][1] == many[-1][1]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sf_support import Orgs, lead_ids, write
+from sf_support import Orgs, lead_ids, own_writes, write
 
 from leadsync.connectors.base import TaskRequest
 from leadsync.connectors.salesforce.records import parse_model
@@ -77,9 +77,9 @@ def test_bulk_ingest_writes_large_batches_and_its_window_marks_own_writes(orgs: 
     assert calls["POST jobs/ingest"] == 1 and calls["PUT jobs/ingest/{id}/batches"] == 1
     assert calls.get("PATCH composite/sobjects", 0) >= 1  # the locked rows, through REST
     assert all(_record(org, i)["Lead_Score__c"] == 90 for i in ids)
+    ours = own_writes(org.sf, result.done)
     edited = org.box.touch("Lead", 1)
-    pages = list(org.sf.changed_leads(cursor, lambda asked: {i: result.done[i] for i in asked
-                                                              if i in result.done}))  # fmt: skip
+    pages = list(org.sf.changed_leads(cursor, ours))
     assert {c.lead.id for p in pages for c in p.leads} == set(edited)
     assert sum(p.skipped for p in pages) == len(ids)
 
