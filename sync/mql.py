@@ -47,6 +47,12 @@ def crossing_key(account_id: str, lead_id: str, number: int) -> str:
     return f"leadsync:{account_id}:{lead_id}:{number}"
 
 
+def crossing_number(key: str) -> int:
+    """The ``number`` of a :func:`crossing_key` (0 for a key of another shape)."""
+    tail = key.rpartition(":")[2]
+    return int(tail) if tail.isdigit() else 0
+
+
 class RoundRobin:
     """Owner ids taken in turn, from a position the state store keeps."""
 

@@ -310,7 +310,7 @@ class Sync:
             for crossing in crossings:
                 self.store.add_crossing(conn, account_id, crossing)
             self.store.set_cursor(conn, account_id, ROUND_ROBIN, str(robin.position))
-        self._create_tasks(crossings, report)
+        self._create_tasks(self._unrecorded(crossings, report), report)
         if complete and save_cursor:
             with self._transaction() as conn:
                 self.store.set_cursor(conn, account_id, report.mode, page.cursor)
@@ -390,6 +390,22 @@ class Sync:
         return Crossing(
             key, crm_lead.lead.id, crm_lead.object_type, "intent", None, _task_payload(task)
         )
+
+    def _unrecorded(self, crossings: list[Crossing], report: RunReport) -> list[Crossing]:
+        """The crossings whose task the CRM does not hold already.
+
+        A lead's first crossing in this state database may not be its first: the account
+        may have been synced with another database (a new state file, SQLite moved to
+        PostgreSQL). Its key is then the one an earlier task carries, so the CRM is asked
+        for those keys (in batches) before anything is created.
+        """
+        first = [c.key for c in crossings if mql.crossing_number(c.key) == 1]
+        found = self.connector.find_tasks(first) if first else {}
+        if not found:
+            return crossings
+        self.store.mark_crossings(self.account.id, {k: ("created", v) for k, v in found.items()})
+        report.counts["tasks_reconciled"] += len(found)
+        return [c for c in crossings if c.key not in found]
 
     def _create_tasks(self, crossings: Sequence[Crossing], report: RunReport) -> None:
         if not crossings:
