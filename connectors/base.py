@@ -121,10 +121,15 @@ class TaskRequest:
 
 @dataclass(slots=True)
 class BatchResult:
-    """Per item: done (with the CRM id, for tasks) or failed (with the CRM's reason)."""
+    """Per item: done (with the CRM id, for tasks) or failed (with the CRM's reason).
+
+    ``gone`` holds the failed items whose record no longer exists (deleted or merged):
+    retrying them can never succeed.
+    """
 
     done: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)

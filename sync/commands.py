@@ -23,7 +23,7 @@ from leadsync.config.templates import resolve_model
 from leadsync.connectors.base import Connector, open_connector
 from leadsync.scoring.engine import format_points, score
 from leadsync.scoring.model import ScoringModel
-from leadsync.sync import logs
+from leadsync.sync import logs, mql
 from leadsync.sync.pipeline import Change, Mode, RunReport, Sync
 from leadsync.sync.state import StateStore
 
@@ -114,9 +114,14 @@ def setup(
         created = ctx.connector.ensure_score_fields(
             [t.name for t in ctx.model.tiers], create=create
         )
+        wrong = mql.unusable_owners(ctx.account.tasks.round_robin, ctx.connector.owners())
     for item in created:
         out.print(f"{account}: created {item}", markup=False)
     out.print(f"{account}: the score fields are in place", markup=False)
+    if wrong:
+        for problem in wrong:
+            typer.echo(f"{account}: tasks.round_robin: {problem}", err=True)
+        raise typer.Exit(1)
 
 
 def backfill(
@@ -130,6 +135,7 @@ def backfill(
     with opened(account, accounts_file) as ctx:
         report = _run(ctx, "backfill", dry_run, limit, as_json)
     _summary(report, as_json)
+    _exit_if_refused(report)
 
 
 def sync(
@@ -142,6 +148,13 @@ def sync(
     with opened(account, accounts_file) as ctx:
         report = _run(ctx, "incremental", dry_run, None, as_json)
     _summary(report, as_json)
+    _exit_if_refused(report)
+
+
+def _exit_if_refused(report: RunReport) -> None:
+    """Exit 1 when the CRM refused a score or a task: the run is partial, not ok."""
+    if report.counts["task_failures"] or report.counts["write_failures"]:
+        raise typer.Exit(1)
 
 
 def _run(ctx: Context, mode: Mode, dry_run: bool, limit: int | None, as_json: bool) -> RunReport:
@@ -237,6 +250,8 @@ def _summary(report: RunReport, as_json: bool) -> None:
             f"[yellow]{c['write_failures']} writes and {c['task_failures']} tasks failed; "
             "they are retried at the next run[/]"
         )
+        if report.error:
+            out.print(report.error, markup=False)
 
 
 def explain(

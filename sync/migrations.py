@@ -102,6 +102,7 @@ crossings = Table(
     Column("payload", Text, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime()),
+    Column("error", Text),
     UniqueConstraint("account_id", "key"),
 )
 
@@ -171,9 +172,12 @@ def _v2(conn: Connection) -> None:
 
 def _scored_inputs(conn: Connection) -> None:
     """What each score was computed from (a digest of the record as read), so that a
-    record carrying leadsync's own stamp is skipped only if nothing else changed."""
+    record carrying leadsync's own stamp is skipped only if nothing else changed; and why
+    the CRM refused a crossing's task."""
     if "inputs" not in {c["name"] for c in inspect(conn).get_columns("lead_scores")}:
         conn.execute(text("ALTER TABLE lead_scores ADD COLUMN inputs VARCHAR(64)"))
+    if "error" not in {c["name"] for c in inspect(conn).get_columns("crossings")}:
+        conn.execute(text("ALTER TABLE crossings ADD COLUMN error TEXT"))
 
 
 #: Version n is reached by running STEPS[n - 1].

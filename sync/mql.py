@@ -10,12 +10,13 @@ the key up, never by creating the task again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from leadsync.config.accounts import TaskSettings
-from leadsync.connectors.base import CrmLead, TaskRequest
+from leadsync.connectors.base import CrmLead, CrmOwner, TaskRequest
 from leadsync.scoring.engine import ScoreResult, format_points
 
 
@@ -68,6 +69,16 @@ class RoundRobin:
         return owner
 
 
+#: What both CRMs accept: Salesforce's Task ``Subject`` holds 255 characters; its
+#: ``Description`` 32,000, with room left for the key marker the connectors append.
+SUBJECT_MAX = 255
+BODY_MAX = 30_000
+
+
+def _capped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def task_for(
     key: str,
     crm_lead: CrmLead,
@@ -93,8 +104,8 @@ def task_for(
         lead_id=crm_lead.lead.id,
         object_type=crm_lead.object_type,
         owner_id=owner_id,
-        subject=settings.subject.format(**values),
-        body=settings.body.format(**values),
+        subject=_capped(settings.subject.format(**values), SUBJECT_MAX),
+        body=_capped(settings.body.format(**values), BODY_MAX),
         due_at=now + settings.due_in,
     )
 
@@ -105,3 +116,17 @@ def pick_owner(crm_lead: CrmLead, robin: RoundRobin) -> tuple[str | None, bool]:
         return crm_lead.owner_id, False
     chosen = robin.next()
     return chosen, chosen is not None
+
+
+def unusable_owners(round_robin: Sequence[str], owners: Sequence[CrmOwner]) -> list[str]:
+    """What is wrong with each round-robin owner id the CRM cannot assign a task to."""
+    known = {o.id: o for o in owners}
+    active = ", ".join(f"{o.id} ({o.email or o.name})" for o in owners if o.active) or "none"
+    problems = []
+    for owner in round_robin:
+        found = known.get(owner)
+        if found is None:
+            problems.append(f"owner {owner!r} does not exist in the CRM (active owners: {active})")
+        elif not found.active:
+            problems.append(f"owner {owner!r} ({found.email or found.name}) is deactivated")
+    return problems

@@ -20,7 +20,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -186,7 +186,8 @@ class Sync:
                             conn, account_id, "incremental", self.connector.cursor_at(started)
                         )
             if report.status == "running":
-                report.status = "ok" if finished else "partial"
+                refused = report.counts["task_failures"] or report.counts["write_failures"]
+                report.status = "ok" if finished and not refused else "partial"
         except LeadsyncError as error:
             report.status, report.error = "failed", str(error)
             raise
@@ -387,9 +388,9 @@ class Sync:
         number = self.store.crossing_count(self.account.id, crm_lead.lead.id) + 1
         key = mql.crossing_key(self.account.id, crm_lead.lead.id, number)
         task = mql.task_for(key, crm_lead, result, self.account.tasks, owner, now)
-        return Crossing(
-            key, crm_lead.lead.id, crm_lead.object_type, "intent", None, _task_payload(task)
-        )
+        payload = _task_payload(task)
+        payload["robin"] = not (crm_lead.owner_id and crm_lead.owner_active)
+        return Crossing(key, crm_lead.lead.id, crm_lead.object_type, "intent", None, payload)
 
     def _unrecorded(self, crossings: list[Crossing], report: RunReport) -> list[Crossing]:
         """The crossings whose task the CRM does not hold already.
@@ -408,6 +409,9 @@ class Sync:
         return [c for c in crossings if c.key not in found]
 
     def _create_tasks(self, crossings: Sequence[Crossing], report: RunReport) -> None:
+        """Create the crossings' tasks; a task the CRM refuses is kept with its reason,
+        retried at the next run (its owner chosen again from the accounts file then),
+        and makes the run ``partial``; one whose record is gone is not retried."""
         if not crossings:
             return
         if self.guard:  # still ours? (a task is the one write that is not idempotent)
@@ -415,12 +419,20 @@ class Sync:
                 pass
         outcome = self.connector.create_tasks([_task_from(c) for c in crossings])
         report.counts["tasks"] += len(outcome.done)
-        report.counts["task_failures"] += len(outcome.failed)
+        refused = {k: v for k, v in outcome.failed.items() if k not in outcome.gone}
+        report.counts["task_failures"] += len(refused)
+        report.counts["tasks_gone"] += len(outcome.gone)
+        for key, reason in refused.items():
+            log.warning("MQL task not created: %s", reason, extra={"crossing": key})
+        if refused:
+            first = next(iter(refused.values()))
+            report.error = f"{len(refused)} MQL task(s) refused by the CRM, e.g.: {first}"
         self.store.mark_crossings(
             self.account.id,
             {
                 **{key: ("created", task_id) for key, task_id in outcome.done.items()},
-                **{key: ("failed", None) for key in outcome.failed},
+                **{key: ("failed", None, reason) for key, reason in refused.items()},
+                **{key: ("gone", None, outcome.failed[key]) for key in outcome.gone},
             },
         )
 
@@ -435,7 +447,19 @@ class Sync:
                 self.account.id, {k: ("created", v) for k, v in found.items()}
             )
             report.counts["tasks_reconciled"] += len(found)
-        self._create_tasks([c for c in pending if c.key not in found], report)
+        robin = self._round_robin()
+        retry = [self._reassigned(c, robin) for c in pending if c.key not in found]
+        with self._transaction() as conn:
+            self.store.set_cursor(conn, self.account.id, ROUND_ROBIN, str(robin.position))
+        self._create_tasks(retry, report)
+
+    def _reassigned(self, crossing: Crossing, robin: mql.RoundRobin) -> Crossing:
+        """A crossing to retry, its owner taken again from the accounts file when it came
+        from a round-robin list that no longer holds it (the cause of many refusals)."""
+        payload = crossing.payload
+        if not payload.get("robin") or payload.get("owner_id") in self.account.tasks.round_robin:
+            return crossing
+        return replace(crossing, payload={**payload, "owner_id": robin.next()})
 
     def _round_robin(self) -> mql.RoundRobin:
         position = self.store.cursor(self.account.id, ROUND_ROBIN)

@@ -15,7 +15,7 @@ schema is versioned (:mod:`leadsync.sync.migrations`). No secret is ever stored.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -227,21 +227,31 @@ class StateStore:
         """Crossings whose task may not exist yet: create or reconcile them first."""
         return self.tasks(account_id, pending=True)
 
-    def mark_crossings(self, account_id: str, outcomes: dict[str, tuple[str, str | None]]) -> None:
-        """Record ``key → (state, task id)``: ``created`` with the CRM id, or ``failed``."""
+    def mark_crossings(
+        self,
+        account_id: str,
+        outcomes: Mapping[str, tuple[str, str | None] | tuple[str, None, str]],
+    ) -> None:
+        """Record ``key → (state, task id[, reason])``: ``created`` with the CRM's task id,
+        ``failed`` (retried) or ``gone`` (its record no longer exists) with the CRM's reason."""
         with self.engine.begin() as conn:
-            for key, (state, task_id) in outcomes.items():
+            for key, (state, task_id, *reason) in outcomes.items():
                 conn.execute(
                     update(crossings)
                     .where(crossings.c.account_id == account_id, crossings.c.key == key)
-                    .values(state=state, task_id=task_id, updated_at=now())
+                    .values(
+                        state=state,
+                        task_id=task_id,
+                        error=_text(reason[0]) if reason else None,
+                        updated_at=now(),
+                    )
                 )
 
     def tasks(self, account_id: str, pending: bool = False) -> list[Crossing]:
         """Every crossing in order (``pending``: only those without a created task)."""
         query = select(crossings).where(crossings.c.account_id == account_id)
         if pending:
-            query = query.where(crossings.c.state != "created")
+            query = query.where(crossings.c.state.not_in(("created", "gone")))
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(crossings.c.id))
             return [

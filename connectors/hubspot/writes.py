@@ -323,6 +323,27 @@ class HubSpotWriter:
             self._create(chunk, result, again=True)
         return result
 
+    def _refused(
+        self,
+        chunk: Sequence[TaskRequest],
+        body: dict[str, Any],
+        result: BatchResult,
+        *,
+        again: bool,
+    ) -> None:
+        """A batch HubSpot refused as a whole (400): halves are sent again until each bad
+        input stands alone, so one invalid owner or deleted contact sinks only its own task
+        (log2(100) ≈ 7 rounds of two calls at worst)."""
+        if len(chunk) > 1:
+            middle = len(chunk) // 2
+            self._create(chunk[:middle], result, again=again)
+            self._create(chunk[middle:], result, again=again)
+            return
+        key = chunk[0].key
+        result.failed[key] = f"HubSpot refused the task: {body.get('message') or body}"
+        if body.get("subCategory") == "crm.associations.INVALID_OBJECT_IDS":
+            result.gone.add(key)
+
     def _task_input(self, t: TaskRequest) -> dict[str, Any]:
         props = {
             "hs_timestamp": str(int(t.due_at.timestamp() * 1000)),
@@ -342,13 +363,20 @@ class HubSpotWriter:
         failure = "HubSpot did not confirm this task"
         try:
             response = self.http.call(
-                "tasks.batch_create", "crm.objects.tasks.batch_api.create", body, safe=False
+                "tasks.batch_create",
+                "crm.objects.tasks.batch_api.create",
+                body,
+                safe=False,
+                accept=(400,),
             )
         except (CrmAuthError, CrmRateLimited):
             raise
         except CrmError as exc:  # the tasks may or may not exist: look before creating
             failure, unsure = str(exc), list(chunk)
         else:
+            if response.status == 400:  # one bad input refuses the whole batch: find it
+                self._refused(chunk, response.body, result, again=again)
+                return
             for item in response.body.get("results") or []:
                 text = str((item.get("properties") or {}).get("hs_task_body") or "")
                 for key in MARKER.findall(text):
