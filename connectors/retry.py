@@ -162,8 +162,8 @@ def error_for(
     if failure.status == 401:
         error: CrmError = CrmAuthError(
             f"{name}: the CRM rejected the credentials ({what}). The token is invalid, "
-            "expired or revoked: check the account's credentials (the variable its "
-            "token_env names, or its secrets file) and that they belong to this account."
+            "expired or revoked: check the account's credentials (the environment variable "
+            "or secrets file they name) and that they belong to this account."
         )
     elif failure.status == 403 and (failure.scopes or failure.code in PERMISSION_CODES):
         missing = f"missing {', '.join(failure.scopes)}" if failure.scopes else "a permission"

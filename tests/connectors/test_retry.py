@@ -227,7 +227,7 @@ def test_401_is_an_auth_error(run: Callable[..., str]) -> None:
         run(fn)
     assert fn.calls == 1
     message = str(raised.value)
-    assert "credentials" in message and "expired" in message and "token_env" in message
+    assert "credentials" in message and "expired" in message and "environment variable" in message
 
 
 def test_401_reauthenticates_once(run: Callable[..., str]) -> None:

@@ -293,6 +293,13 @@ def _make_handler(sandbox: HubSpotSandbox) -> type[BaseHTTPRequestHandler]:
                 )
             except Exception as exc:  # a sandbox bug must still answer like a server
                 status, body, headers = 500, error_body("INTERNAL_ERROR", repr(exc)), {}
+            write = self.command != "GET" and not endpoint.endswith((".search", ".batch_read"))
+            if status < 500 and sandbox.faults.lose_answer(write=write):
+                sandbox.counters.record(endpoint, 0)  # served, but the answer never arrives
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
             sandbox.counters.record(endpoint, status)
             self._send(status, body, headers)
 
