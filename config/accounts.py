@@ -4,7 +4,7 @@
 accounts:
   - id: acme
     crm: hubspot
-    credentials: {token_env: HUBSPOT_TOKEN_ACME}
+    credentials: {token: HUBSPOT_TOKEN_ACME}
     model: b2b-saas
 ```
 
@@ -15,11 +15,15 @@ log, error or report can print them. The full reference is ``docs/accounts.md``.
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 import re
+import stat
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -57,7 +61,13 @@ def parse_duration(value: Any) -> timedelta:
 
 
 class SecretRef(_Strict):
-    """Where a secret lives: an environment variable or a file (its whole content)."""
+    """Where a secret lives: an environment variable or a file (its whole content).
+
+    A relative ``file`` is relative to the accounts file's folder (:func:`load_accounts`
+    makes it absolute). What is read is checked before it is used (:func:`check_secret`):
+    a secret is never printed, so a stray line break or space must be refused here, not
+    sent in a header and quoted back in a traceback.
+    """
 
     env: str | None = None
     file: Path | None = None
@@ -68,23 +78,118 @@ class SecretRef(_Strict):
             raise ValueError("give exactly one of 'env' or 'file'")
         return self
 
-    def resolve(self, what: str) -> SecretStr:
-        """Read the secret now; a missing one is a :class:`ConfigError` saying where to put it."""
+    @property
+    def source(self) -> str:
+        """Where the secret comes from, for messages: the variable's name or the file's path."""
+        if self.env is not None:
+            return f"the environment variable {self.env}"
+        return f"the secrets file {self.file}"
+
+    def resolve(self, what: str, *, multiline: bool = False) -> SecretStr:
+        """Read the secret now; any fault is a :class:`ConfigError` that never quotes it.
+
+        ``what`` names the account and field (``HubSpot account 'acme': credentials.token``).
+        A file's one final line break is not part of the secret. ``multiline``: line breaks
+        inside are allowed (a PEM private key).
+        """
         if self.env is not None:
             value = os.environ.get(self.env)
             if not value:
                 raise ConfigError(f"{what}: the environment variable {self.env} is not set")
-            return SecretStr(value.strip())
-        assert self.file is not None
-        try:
-            value = self.file.expanduser().read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"{what}: cannot read a secret from {self.file} ({exc.strerror})"
-            ) from None
-        if not value:
-            raise ConfigError(f"{what}: the secrets file {self.file} is empty")
+        else:
+            assert self.file is not None
+            value = read_secret_file(self.file, what)
+            value = value[:-1] if value.endswith("\n") else value
+            if not value:
+                raise ConfigError(f"{what}: the secrets file {self.file} is empty")
+        check_secret(value, what=what, source=self.source, multiline=multiline)
         return SecretStr(value)
+
+
+#: Largest secrets file read: a token or a PEM key is a few kB; anything bigger is a mistake.
+MAX_SECRET_BYTES = 64 * 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_warned: set[Path] = set()
+log = logging.getLogger(__name__)
+
+
+def check_secret(value: str, *, what: str, source: str, multiline: bool = False) -> None:
+    """Refuse a secret with surrounding whitespace or control characters, without echoing it.
+
+    Such a value is a copy-and-paste slip (a trailing newline from ``echo``, a CR from a
+    Windows editor, two lines of a file): sent as is it breaks the request or, worse, the
+    HTTP library quotes the header holding it in its exception.
+    """
+    problem = None
+    if value != value.strip():
+        problem = "begins or ends with whitespace (a space, tab or line break)"
+    elif (_CONTROL_BUT_LINES if multiline else _CONTROL).search(value):
+        kind = "a control character" if multiline else "a line break or another control character"
+        problem = f"contains {kind}"
+    if problem:
+        raise ConfigError(
+            f"{what}: the secret in {source} {problem}, so leadsync will not use it. "
+            "Put the secret alone in it, on one line, with nothing around it (the value "
+            "is not shown here)."
+        )
+
+
+def read_secret_file(path: Path, what: str) -> str:
+    """A secrets file's whole text: a regular file only, never quoted in a message.
+
+    A FIFO, a device or a folder is refused (``/dev/stdin`` would block, ``/dev/zero``
+    never ends); so is a file bigger than :data:`MAX_SECRET_BYTES` or not UTF-8. A file
+    every user may read draws a warning, once per file, unless it lies in the secrets
+    folder (``LEADSYNC_SECRETS_DIR``, ``/run/secrets``), whose mount controls access.
+    """
+    shown = path
+    path = path.expanduser()
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read a secret from {shown} ({exc.strerror})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or socket"
+            raise ConfigError(
+                f"{what}: {shown} is {kind}, not a regular file; a secrets file must be a "
+                "file that holds only the secret"
+            )
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(MAX_SECRET_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read a secret from {shown} ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SECRET_BYTES:
+        raise ConfigError(
+            f"{what}: {shown} is larger than {MAX_SECRET_BYTES // 1024} kB, too large for a "
+            "token or a key: is it the right file?"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what}: {shown} is not UTF-8 text; is it the right file?") from None
+    if mode & stat.S_IROTH and not _in_secrets_dir(path) and path not in _warned:
+        _warned.add(path)
+        log.warning(
+            "%s: the secrets file %s can be read by every user of this machine (mode %s); "
+            "restrict it: chmod 600 %s",
+            what,
+            shown,
+            oct(stat.S_IMODE(mode)),
+            shown,
+        )
+    return text
+
+
+def _in_secrets_dir(path: Path) -> bool:
+    from leadsync.config.settings import secrets_dir
+
+    folder = secrets_dir()
+    return folder is not None and path.absolute().is_relative_to(folder.absolute())
 
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -106,6 +211,47 @@ def _secret_ref(value: Any) -> Any:
 
 
 SecretField = Annotated[SecretRef, BeforeValidator(_secret_ref)]
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def check_crm_address(value: str | None) -> str | None:
+    """An ``https://`` address, or ``http://`` on this machine only (a local sandbox).
+
+    The CRM's token, consumer secret or session id go with every request: over plain
+    HTTP anyone on the path could read them. Loopback (127.0.0.0/8, ::1, localhost)
+    never leaves the machine.
+    """
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    scheme = parts.scheme.lower()
+    try:
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if scheme not in ("http", "https") or not host:
+        raise ValueError(
+            "must be a full https:// address, e.g. https://acme.my.salesforce.com or "
+            "https://api.hubapi.com"
+        )
+    if scheme == "https" or _loopback(host):
+        return value
+    raise ValueError(
+        f"{parts.scheme}://{host} is not HTTPS: the credentials would cross the network "
+        "unencrypted. Use https:// (plain http:// is only accepted for 127.0.0.1, ::1 or "
+        "localhost, e.g. a local sandbox)"
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class HubSpotCredentials(_Strict):
@@ -147,6 +293,11 @@ class SalesforceCredentials(_Strict):
     private_key: SecretField | None = None
     refresh_token: SecretField | None = None
     session_id: SecretField | None = None
+
+    @field_validator("instance_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        return check_crm_address(value)
 
     def mode(self) -> Literal["client_credentials", "jwt", "refresh_token", "session"]:
         if self.session_id is not None:
@@ -307,6 +458,11 @@ class Account(_Strict):
 
     salesforce: SalesforceOptions = SalesforceOptions()
 
+    @field_validator("host")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        return check_crm_address(value)
+
     @field_validator("credentials")
     @classmethod
     def _credentials(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
@@ -364,10 +520,28 @@ def load_accounts(path: str | Path) -> AccountsFile:
         raise ConfigError(f"{where}: not valid YAML ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: an accounts file is a mapping with an 'accounts' list")
+    _anchor_secret_files(data, path.absolute().parent)
     try:
         return AccountsFile.model_validate(data)
     except ValidationError as exc:
         raise ConfigError("\n".join(_problem(path, data, e, text) for e in exc.errors())) from None
+
+
+def _anchor_secret_files(data: dict[str, Any], folder: Path) -> None:
+    """Make each relative ``{file: …}`` credential relative to the accounts file's folder.
+
+    Not the current folder: the daemon and a cron job start elsewhere than the person who
+    wrote the file, and the file and its secrets usually sit side by side.
+    """
+    for account in data.get("accounts") or []:
+        credentials = account.get("credentials") if isinstance(account, dict) else None
+        if not isinstance(credentials, dict):
+            continue
+        for ref in credentials.values():
+            if isinstance(ref, dict) and isinstance(ref.get("file"), str):
+                name = ref["file"]
+                if not name.startswith("~") and not Path(name).is_absolute():
+                    ref["file"] = str(folder / name)
 
 
 def _line(text: str, loc: list[Any]) -> int | None:
