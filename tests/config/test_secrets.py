@@ -158,7 +158,10 @@ def test_https_or_loopback_addresses_are_accepted(host):
 @pytest.mark.parametrize(
     ("entry", "field"),
     [
-        ("{id: acme, crm: hubspot, credentials: {token: T}, host: 'http://api.hubapi.com'}", "host"),
+        (
+            "{id: acme, crm: hubspot, credentials: {token: T}, host: 'http://api.hubapi.com'}",
+            "host",
+        ),
         (
             "{id: acme, crm: salesforce, host: 'http://login.salesforce.com', credentials: "
             "{consumer_key: K, refresh_token: R}}",

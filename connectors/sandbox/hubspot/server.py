@@ -280,7 +280,10 @@ def _make_handler(sandbox: HubSpotSandbox) -> type[BaseHTTPRequestHandler]:
                 time.sleep(plan.delay_s)
             if plan.status == 429:
                 sandbox.counters.record(endpoint, 429)
-                self._send(429, rate_limit_body("TEN_SECONDLY_ROLLING"), {})
+                headers = (
+                    {} if endpoint.endswith(".search") else sandbox.limiter.exhausted_headers()
+                )
+                self._send(429, rate_limit_body("TEN_SECONDLY_ROLLING"), headers)
                 return
             if plan.status is not None:
                 sandbox.counters.record(endpoint, plan.status)
