@@ -10,16 +10,14 @@ accounts:
 
 Credentials are always a reference — an environment variable or a secrets file —
 never the secret itself, and they are read as :class:`pydantic.SecretStr` so that no
-log, error or report can print them. The full reference is ``docs/accounts.md``.
+log, error or report can print them (reading them: :mod:`leadsync.config.secret_refs`).
+The full reference is ``docs/accounts.md``.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import logging
-import os
 import re
-import stat
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,16 +26,15 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from leadsync.config.secret_refs import SecretField
 from leadsync.errors import ConfigError
 
 _ID = r"^[a-z0-9][a-z0-9_-]*$"
@@ -58,159 +55,6 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, str) and (found := _DURATION.match(value)):
         return timedelta(seconds=float(found.group(1)) * _UNITS[found.group(2)])
     raise ValueError("a duration like 90s, 15m, 2h or 1d")
-
-
-class SecretRef(_Strict):
-    """Where a secret lives: an environment variable or a file (its whole content).
-
-    A relative ``file`` is relative to the accounts file's folder (:func:`load_accounts`
-    makes it absolute). What is read is checked before it is used (:func:`check_secret`):
-    a secret is never printed, so a stray line break or space must be refused here, not
-    sent in a header and quoted back in a traceback.
-    """
-
-    env: str | None = None
-    file: Path | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of 'env' or 'file'")
-        return self
-
-    @property
-    def source(self) -> str:
-        """Where the secret comes from, for messages: the variable's name or the file's path."""
-        if self.env is not None:
-            return f"the environment variable {self.env}"
-        return f"the secrets file {self.file}"
-
-    def resolve(self, what: str, *, multiline: bool = False) -> SecretStr:
-        """Read the secret now; any fault is a :class:`ConfigError` that never quotes it.
-
-        ``what`` names the account and field (``HubSpot account 'acme': credentials.token``).
-        A file's one final line break is not part of the secret. ``multiline``: line breaks
-        inside are allowed (a PEM private key).
-        """
-        if self.env is not None:
-            value = os.environ.get(self.env)
-            if not value:
-                raise ConfigError(f"{what}: the environment variable {self.env} is not set")
-        else:
-            assert self.file is not None
-            value = read_secret_file(self.file, what)
-            value = value[:-1] if value.endswith("\n") else value
-            if not value:
-                raise ConfigError(f"{what}: the secrets file {self.file} is empty")
-        check_secret(value, what=what, source=self.source, multiline=multiline)
-        return SecretStr(value)
-
-
-#: Largest secrets file read: a token or a PEM key is a few kB; anything bigger is a mistake.
-MAX_SECRET_BYTES = 64 * 1024
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_BUT_LINES = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_warned: set[Path] = set()
-log = logging.getLogger(__name__)
-
-
-def check_secret(value: str, *, what: str, source: str, multiline: bool = False) -> None:
-    """Refuse a secret with surrounding whitespace or control characters, without echoing it.
-
-    Such a value is a copy-and-paste slip (a trailing newline from ``echo``, a CR from a
-    Windows editor, two lines of a file): sent as is it breaks the request or, worse, the
-    HTTP library quotes the header holding it in its exception.
-    """
-    problem = None
-    if value != value.strip():
-        problem = "begins or ends with whitespace (a space, tab or line break)"
-    elif (_CONTROL_BUT_LINES if multiline else _CONTROL).search(value):
-        kind = "a control character" if multiline else "a line break or another control character"
-        problem = f"contains {kind}"
-    if problem:
-        raise ConfigError(
-            f"{what}: the secret in {source} {problem}, so leadsync will not use it. "
-            "Put the secret alone in it, on one line, with nothing around it (the value "
-            "is not shown here)."
-        )
-
-
-def read_secret_file(path: Path, what: str) -> str:
-    """A secrets file's whole text: a regular file only, never quoted in a message.
-
-    A FIFO, a device or a folder is refused (``/dev/stdin`` would block, ``/dev/zero``
-    never ends); so is a file bigger than :data:`MAX_SECRET_BYTES` or not UTF-8. A file
-    every user may read draws a warning, once per file, unless it lies in the secrets
-    folder (``LEADSYNC_SECRETS_DIR``, ``/run/secrets``), whose mount controls access.
-    """
-    shown = path
-    path = path.expanduser()
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise ConfigError(f"{what}: cannot read a secret from {shown} ({exc.strerror})") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or socket"
-            raise ConfigError(
-                f"{what}: {shown} is {kind}, not a regular file; a secrets file must be a "
-                "file that holds only the secret"
-            )
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            data = handle.read(MAX_SECRET_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{what}: cannot read a secret from {shown} ({exc.strerror})") from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_SECRET_BYTES:
-        raise ConfigError(
-            f"{what}: {shown} is larger than {MAX_SECRET_BYTES // 1024} kB, too large for a "
-            "token or a key: is it the right file?"
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{what}: {shown} is not UTF-8 text; is it the right file?") from None
-    if mode & stat.S_IROTH and not _in_secrets_dir(path) and path not in _warned:
-        _warned.add(path)
-        log.warning(
-            "%s: the secrets file %s can be read by every user of this machine (mode %s); "
-            "restrict it: chmod 600 %s",
-            what,
-            shown,
-            oct(stat.S_IMODE(mode)),
-            shown,
-        )
-    return text
-
-
-def _in_secrets_dir(path: Path) -> bool:
-    from leadsync.config.settings import secrets_dir
-
-    folder = secrets_dir()
-    return folder is not None and path.absolute().is_relative_to(folder.absolute())
-
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _secret_ref(value: Any) -> Any:
-    """An environment variable's name (shorthand for ``{env: NAME}``) or ``{file: path}``.
-
-    Anything else is taken for a secret written inline and refused, without echoing it.
-    """
-    if isinstance(value, str):
-        if not _ENV_NAME.match(value):
-            raise ValueError(
-                "must name an environment variable (e.g. HUBSPOT_TOKEN_ACME) or a file "
-                "({file: path}); never write the secret itself in this file"
-            )
-        return {"env": value}
-    return value
-
-
-SecretField = Annotated[SecretRef, BeforeValidator(_secret_ref)]
 
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})

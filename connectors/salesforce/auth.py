@@ -44,7 +44,8 @@ from leadsync.connectors.salesforce.failures import describe_failure
 from leadsync.errors import CrmAuthError
 
 if TYPE_CHECKING:
-    from leadsync.config.accounts import SalesforceCredentials, SecretRef
+    from leadsync.config.accounts import SalesforceCredentials
+    from leadsync.config.secret_refs import SecretRef
 
 __all__ = ["LOGIN_URL", "Authenticator", "Token"]
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from leadsync.config.accounts import Account, SecretRef, load_accounts
+from leadsync.config.accounts import Account, load_accounts
+from leadsync.config.secret_refs import SecretRef
 from leadsync.errors import ConfigError
 
 SECRET = "pat-na1-0f1e2d3c-4b5a"
