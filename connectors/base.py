@@ -236,8 +236,15 @@ class Connector(Protocol):
         """Tasks leadsync already created for these keys (key → CRM task id)."""
         ...
 
-    def create_tasks(self, tasks: Sequence[TaskRequest]) -> BatchResult:
-        """Create follow-up tasks, in batches; ``done`` maps each key to the task id."""
+    def create_tasks(
+        self, tasks: Sequence[TaskRequest], fence: Callable[[], None] | None = None
+    ) -> BatchResult:
+        """Create follow-up tasks, in batches; ``done`` maps each key to the task id.
+
+        ``fence`` is called right before each request that may create tasks and raises to
+        stop: a replica that lost the account's lease while stalled between two batches
+        must not send the next one (another replica creates those tasks now).
+        """
         ...
 
     def owners(self) -> list[CrmOwner]: ...

@@ -414,10 +414,7 @@ class Sync:
         and makes the run ``partial``; one whose record is gone is not retried."""
         if not crossings:
             return
-        if self.guard:  # still ours? (a task is the one write that is not idempotent)
-            with self._transaction():
-                pass
-        outcome = self.connector.create_tasks([_task_from(c) for c in crossings])
+        outcome = self.connector.create_tasks([_task_from(c) for c in crossings], self._fence)
         report.counts["tasks"] += len(outcome.done)
         refused = {k: v for k, v in outcome.failed.items() if k not in outcome.gone}
         report.counts["task_failures"] += len(refused)
@@ -435,6 +432,13 @@ class Sync:
                 **{key: ("gone", None, outcome.failed[key]) for key in outcome.gone},
             },
         )
+
+    def _fence(self) -> None:
+        """Before each task request: is the account's lease still ours? A task is the one
+        write that is not idempotent, so a replica stalled past its lease stops here."""
+        if self.guard:
+            with self._transaction():
+                pass
 
     def _settle_crossings(self, report: RunReport) -> None:
         """Tasks whose creation a crash may have interrupted: find them, or create them."""

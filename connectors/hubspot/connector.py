@@ -394,9 +394,11 @@ class HubSpotConnector:
         """Tasks already created for these crossing keys (by the marker in their body)."""
         return self.writer.find_tasks(keys)
 
-    def create_tasks(self, tasks: Sequence[TaskRequest]) -> BatchResult:
+    def create_tasks(
+        self, tasks: Sequence[TaskRequest], fence: Callable[[], None] | None = None
+    ) -> BatchResult:
         """Batch-create MQL tasks, reconciling by key after an ambiguous failure."""
-        return self.writer.create_tasks(tasks)
+        return self.writer.create_tasks(tasks, fence)
 
     # -------------------------------------------------------------------- other
 

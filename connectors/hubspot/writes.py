@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from leadsync.config.accounts import Account
@@ -347,12 +347,15 @@ class HubSpotWriter:
                     found.setdefault(key, str(task["id"]))
         return found
 
-    def create_tasks(self, tasks: Sequence[TaskRequest]) -> BatchResult:
-        """Batch-create tasks (100 a call); ``done`` maps each key to its task id."""
+    def create_tasks(
+        self, tasks: Sequence[TaskRequest], fence: Callable[[], None] | None = None
+    ) -> BatchResult:
+        """Batch-create tasks (100 a call); ``done`` maps each key to its task id.
+        ``fence`` runs before every create call (see ``Connector.create_tasks``)."""
         result = BatchResult()
         unique = list({t.key: t for t in tasks}.values())
         for chunk in chunks(unique, 100):
-            self._create(chunk, result, again=True)
+            self._create(chunk, result, fence, again=True)
         return result
 
     def _refused(
@@ -360,6 +363,7 @@ class HubSpotWriter:
         chunk: Sequence[TaskRequest],
         body: dict[str, Any],
         result: BatchResult,
+        fence: Callable[[], None] | None,
         *,
         again: bool,
     ) -> None:
@@ -368,8 +372,8 @@ class HubSpotWriter:
         (log2(100) ≈ 7 rounds of two calls at worst)."""
         if len(chunk) > 1:
             middle = len(chunk) // 2
-            self._create(chunk[:middle], result, again=again)
-            self._create(chunk[middle:], result, again=again)
+            self._create(chunk[:middle], result, fence, again=again)
+            self._create(chunk[middle:], result, fence, again=again)
             return
         key = chunk[0].key
         result.failed[key] = f"HubSpot refused the task: {body.get('message') or body}"
@@ -390,9 +394,18 @@ class HubSpotWriter:
         to = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 204}
         return {"properties": props, "associations": [{"to": {"id": t.lead_id}, "types": [to]}]}
 
-    def _create(self, chunk: Sequence[TaskRequest], result: BatchResult, *, again: bool) -> None:
+    def _create(
+        self,
+        chunk: Sequence[TaskRequest],
+        result: BatchResult,
+        fence: Callable[[], None] | None,
+        *,
+        again: bool,
+    ) -> None:
         body = {"inputs": [self._task_input(t) for t in chunk]}
         failure = "HubSpot did not confirm this task"
+        if fence is not None:
+            fence()
         try:
             response = self.http.call(
                 "tasks.batch_create",
@@ -407,7 +420,7 @@ class HubSpotWriter:
             failure, unsure = str(exc), list(chunk)
         else:
             if response.status == 400:  # one bad input refuses the whole batch: find it
-                self._refused(chunk, response.body, result, again=again)
+                self._refused(chunk, response.body, result, fence, again=again)
                 return
             for item in response.body.get("results") or []:
                 text = str((item.get("properties") or {}).get("hs_task_body") or "")
@@ -428,7 +441,7 @@ class HubSpotWriter:
         rest = [t for t in unsure if t.key not in found]
         if rest and again:
             log.info("%s: creating %d task(s) again after a failed batch", self.what, len(rest))
-            self._create(rest, result, again=False)
+            self._create(rest, result, fence, again=False)
         else:
             for t in rest:
                 result.failed[t.key] = failure

@@ -370,8 +370,10 @@ class SalesforceConnector:
     def find_tasks(self, keys: Sequence[str]) -> dict[str, str]:
         return self.writer.find_tasks(keys)
 
-    def create_tasks(self, tasks: Sequence[TaskRequest]) -> BatchResult:
-        return self.writer.create_tasks(tasks)
+    def create_tasks(
+        self, tasks: Sequence[TaskRequest], fence: Callable[[], None] | None = None
+    ) -> BatchResult:
+        return self.writer.create_tasks(tasks, fence)
 
     def owners(self) -> list[CrmOwner]:
         text = "SELECT Id, Email, Name, IsActive FROM User WHERE UserType = 'Standard'"

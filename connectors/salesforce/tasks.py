@@ -80,23 +80,33 @@ class TaskWriter:
         self.bulk_min = bulk_min
         """Batches larger than this go through a Bulk insert job (tests lower it)."""
 
-    def create_tasks(self, tasks: Sequence[TaskRequest]) -> BatchResult:
+    def create_tasks(
+        self, tasks: Sequence[TaskRequest], fence: Callable[[], None] | None = None
+    ) -> BatchResult:
+        """Create tasks; ``fence`` runs before each request that may create some (a REST
+        collection, a Bulk insert job) and raises to stop."""
         result = BatchResult()
+        check = fence or (lambda: None)
         if len(tasks) > self.bulk_min:
-            self._bulk(tasks, result)
+            self._bulk(tasks, result, check)
         else:
-            self._rest(tasks, result)
+            self._rest(tasks, result, check)
         return result
 
     # -- REST ------------------------------------------------------------------------------
-    def _rest(self, tasks: Sequence[TaskRequest], out: BatchResult) -> None:
+    def _rest(
+        self, tasks: Sequence[TaskRequest], out: BatchResult, fence: Callable[[], None]
+    ) -> None:
         for start in range(0, len(tasks), COLLECTION_MAX):
-            self._rest_batch(tasks[start : start + COLLECTION_MAX], out)
+            self._rest_batch(tasks[start : start + COLLECTION_MAX], out, fence)
 
-    def _rest_batch(self, tasks: Sequence[TaskRequest], out: BatchResult) -> None:
+    def _rest_batch(
+        self, tasks: Sequence[TaskRequest], out: BatchResult, fence: Callable[[], None]
+    ) -> None:
         pending = {t.key: t for t in tasks}
         for attempt in range(3):
             records = {key: _task_record(t) for key, t in pending.items()}
+            fence()
             try:
                 created = self.send("POST", records, out.failed, safe=False)
             except (CrmAuthError, CrmRateLimited):
@@ -115,13 +125,16 @@ class TaskWriter:
             return
 
     # -- Bulk ------------------------------------------------------------------------------
-    def _bulk(self, tasks: Sequence[TaskRequest], out: BatchResult) -> None:
+    def _bulk(
+        self, tasks: Sequence[TaskRequest], out: BatchResult, fence: Callable[[], None]
+    ) -> None:
         pending = {t.key: t for t in tasks}
         for attempt in range(BULK_ATTEMPTS):
             if len(pending) <= self.bulk_min:
-                self._rest(list(pending.values()), out)
+                self._rest(list(pending.values()), out, fence)
                 return
             header, rows = _task_table(pending.values())
+            fence()
             try:
                 outcome = self.bulk.insert("Task", header, rows)
             except IngestNotStarted:
@@ -142,7 +155,7 @@ class TaskWriter:
                 out.done.update(found)
                 unknown = [k for k in unknown if k not in found]
             if locked:
-                self._rest([pending[k] for k in locked], out)
+                self._rest([pending[k] for k in locked], out, fence)
             pending = {k: pending[k] for k in unknown}
             if not pending:
                 return

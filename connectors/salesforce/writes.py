@@ -165,8 +165,10 @@ class ScoreWriter:
         return stamps
 
     # -- tasks -----------------------------------------------------------------------------
-    def create_tasks(self, tasks: Sequence[TaskRequest]) -> BatchResult:
-        return self.tasks.create_tasks(tasks)
+    def create_tasks(
+        self, tasks: Sequence[TaskRequest], fence: Callable[[], None] | None = None
+    ) -> BatchResult:
+        return self.tasks.create_tasks(tasks, fence)
 
     def find_tasks(self, keys: Sequence[str]) -> dict[str, str]:
         return self.tasks.find_tasks(keys)

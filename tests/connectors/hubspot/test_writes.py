@@ -290,3 +290,31 @@ def test_due_dates_and_stamps_are_epoch_ms(make_hub: HubFactory) -> None:
     assert lead.modified_at is not None
     assert abs(lead.modified_at - datetime.now(UTC)) < timedelta(minutes=1)
     assert done["2"] == str(int(lead.modified_at.timestamp() * 1000))
+
+
+class _LeaseLost(Exception):
+    pass
+
+
+def test_the_fence_is_asked_before_every_task_batch(make_hub: HubFactory) -> None:
+    """A replica that lost its lease between two batches sends no further batch."""
+    hub = make_hub(contacts=250)
+    asked = 0
+
+    def fence() -> None:
+        nonlocal asked
+        asked += 1
+        if asked > 1:
+            raise _LeaseLost
+
+    with pytest.raises(_LeaseLost):
+        hub.connector.create_tasks([_task(str(i)) for i in range(1, 251)], fence)
+    assert sum(_tasks_by_key(hub.sandbox).values()) == 100
+
+
+def test_one_refused_input_sinks_only_its_own_task(make_hub: HubFactory) -> None:
+    hub = make_hub(contacts=120)
+    tasks = [_task(str(i), owner="999" if i == 37 else None) for i in range(1, 121)]
+    result = hub.connector.create_tasks(tasks)
+    assert set(result.failed) == {"leadsync:acme:37:1"} and "hubspot_owner_id" in str(result.failed)
+    assert len(result.done) == 119 and sum(_tasks_by_key(hub.sandbox).values()) == 119

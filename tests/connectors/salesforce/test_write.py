@@ -162,3 +162,24 @@ def test_read_only_score_field_is_a_permission_error(orgs: Orgs) -> None:
             org.sf.ensure_score_fields(["cold"])
     finally:
         object.__setattr__(field, "updateable", True)
+
+
+class _LeaseLost(Exception):
+    pass
+
+
+def test_the_fence_is_asked_before_every_task_batch(orgs: Orgs) -> None:
+    """A replica that lost its lease between two collections sends no further one."""
+    org = orgs(leads=300, seed=15)
+    asked = 0
+
+    def fence() -> None:
+        nonlocal asked
+        asked += 1
+        if asked > 1:
+            raise _LeaseLost
+
+    with pytest.raises(_LeaseLost):
+        org.sf.create_tasks([_task(1, i) for i in lead_ids(org.box)[:250]], fence)
+    made = [r for r in org.box.store.rows("Task") if "[leadsync:" in str(r.get("Description"))]
+    assert len(made) == 200  # one collection of 200, then the fence stopped it
