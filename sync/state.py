@@ -87,6 +87,7 @@ class Run:
     counts: dict[str, int]
     error: str | None
     replica: str | None = None
+    instance: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,14 +326,22 @@ class StateStore:
     def finish_run(
         self, run_id: int, status: str, counts: dict[str, int], error: str | None
     ) -> None:
+        """Record how a run ended, unless it was marked ``interrupted`` meanwhile: another
+        process took the account's lease over while this one stalled, and the history
+        keeps the run ending there (:meth:`Leases.acquire`)."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(runs)
-                .where(runs.c.id == run_id)
+                .where(runs.c.id == run_id, runs.c.status == "running")
                 .values(
                     ended_at=now(), status=status, counts=json.dumps(counts), error=_text(error)
                 )
             )
+
+    def set_run_instance(self, run_id: int, instance: str) -> None:
+        """Name the process behind a run (its lease's instance) beside its replica id."""
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(instance=instance))
 
     def runs(self, account_id: str, limit: int = 20) -> list[Run]:
         with self.engine.connect() as conn:
@@ -353,6 +362,7 @@ class StateStore:
                     json.loads(r.counts),
                     r.error,
                     r.replica,
+                    r.instance,
                 )
                 for r in rows
             ]
