@@ -120,6 +120,11 @@ class Leases:
         waits on the first's row lock (or its inserted key) and then finds the lease live;
         on SQLite the database's single writer orders them.
         """
+        width = leases.c.account_id.type.length or 0
+        if len(account_id) > width:  # accounts files refuse such an id; --account may not
+            raise ConfigError(
+                f"account {account_id[:40]!r}…: no account id is longer than {width} characters"
+            )
         if self._liveness is not None:
             self._liveness.claim()  # before any lease names this instance
         moment = now()

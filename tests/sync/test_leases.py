@@ -100,6 +100,8 @@ def test_a_replica_id_must_fit_its_column(store):
     with pytest.raises(ConfigError, match="replica id"):
         replica(store, "r" * 129)
     assert replica(store, "r" * 128).acquire("acme") is not None
+    with pytest.raises(ConfigError, match="no account id is longer than 64"):
+        replica(store, "a").acquire("x" * 65)  # e.g. leadsync forget --account
 
 
 def test_an_expired_lease_is_taken_over_and_fences_its_old_holder_out(store):
