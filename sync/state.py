@@ -14,6 +14,7 @@ schema is versioned (:mod:`leadsync.sync.migrations`). No secret is ever stored.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -30,8 +31,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DataError
 
-from leadsync.sync.database import open_engine, upsert
+from leadsync.errors import StateError
+from leadsync.sync.database import open_engine, safe_url, upsert
 from leadsync.sync.migrations import (
     account_status,
     crossings,
@@ -142,9 +145,24 @@ class StateStore:
             [{"account_id": account_id, "kind": kind, "value": value, "updated_at": now()}],
         )
 
-    def transaction(self) -> Any:
-        """``with store.transaction() as conn:`` — everything inside commits together."""
-        return self.engine.begin()
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """``with store.transaction() as conn:`` — everything inside commits together.
+
+        A value the database refuses (a string longer than its column, say) rolls the
+        whole transaction back and is a :class:`StateError` naming the database and the
+        driver's reason, not a traceback.
+        """
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except DataError as error:
+            raise StateError(
+                f"the state database at {safe_url(self.url)} refused a value: "
+                f"{_first_line(error)}; nothing of this step was saved and the "
+                "run stopped (it resumes from its last saved page): please report this as "
+                "a leadsync bug"
+            ) from None
 
     # --- scores ------------------------------------------------------------------------
 
@@ -429,6 +447,12 @@ class StateStore:
             yield from conn.scalars(
                 select(lead_scores.c.lead_id).where(lead_scores.c.account_id == account_id)
             )
+
+
+def _first_line(error: DataError) -> str:
+    """The driver's reason, without the statement and parameters SQLAlchemy appends."""
+    lines = str(error.orig or error).strip().splitlines()
+    return " ".join(lines[0].split()) if lines else type(error.orig or error).__name__
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

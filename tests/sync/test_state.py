@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from leadsync.config.settings import Settings
-from leadsync.errors import ConfigError
+from leadsync.errors import ConfigError, StateError
 from leadsync.sync import migrations
 from leadsync.sync.database import safe_url as _safe
 from leadsync.sync.state import AccountStatus, Crossing, FailedWrite, StateStore
@@ -394,3 +394,16 @@ def test_the_database_url_and_password_can_come_from_a_secrets_folder(tmp_path, 
     (secrets / "leadsync_database_url").unlink()
     monkeypatch.setenv("LEADSYNC_STATE_PATH", str(tmp_path / "s.db"))
     assert Settings().state_url() == f"sqlite:///{tmp_path / 's.db'}"
+
+
+@pytest.mark.parametrize("state_backend", ["postgresql"])
+def test_a_value_the_database_refuses_is_one_message_and_saves_nothing(store):
+    """Should a value ever outgrow its column again, the page's transaction saves nothing
+    and says so in one message (a StateError), not with a DataError traceback."""
+    with pytest.raises(StateError) as caught, store.transaction() as conn:
+        store.set_cursor(conn, "acme", "backfill", "page-2")
+        store.save_scores(conn, "acme", [row("1", digest="d" * 65)])
+    message = str(caught.value)
+    assert "refused a value: value too long for type character varying(64)" in message
+    assert "nothing of this step was saved" in message and "INSERT" not in message
+    assert store.cursor("acme", "backfill") is None and store.scores("acme", ["1"]) == {}
