@@ -267,6 +267,13 @@ def test_replicas_split_accounts_and_take_over_from_a_killed_one(state_url, tmp_
             )
 
         wait_for(taken_over, 30, "replica b to take every account over")
+        for victim in victims:  # taken over: the killed replica's runs are not left running
+            cut = [r for r in runs(store, victim) if r.replica == "replica-a" and r.ended_at
+                   and r.ended_at > killed_at]  # fmt: skip
+            assert cut and all(r.status == "interrupted" for r in cut), cut
+            assert all(
+                r.status != "running" or r.replica == "replica-b" for r in runs(store, victim)
+            )
         for victim in victims:
             took = min(
                 r.started_at for r in ok_runs(store, victim)
