@@ -4,6 +4,7 @@
     ├── ConfigError      settings or an accounts file is wrong
     ├── ModelError       a scoring model does not validate
     ├── LeadError        an input lead is malformed (bad JSON, naive timestamp…)
+    ├── StateError       the state database refused a value leadsync tried to save
     └── CrmError         the CRM refused or failed a call
         ├── CrmAuthError     bad or expired credentials
         │   └── CrmPermissionError  valid credentials without a scope or permission needed
@@ -41,6 +42,11 @@ class LeadError(LeadsyncError):
         self.where = where
         self.reason = message
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class StateError(LeadsyncError):
+    """The state database refused a value (too long, malformed); the transaction holding
+    it saved nothing, so the run stops there and resumes from its last saved page."""
 
 
 class CrmError(LeadsyncError):

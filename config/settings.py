@@ -5,6 +5,7 @@ secrets)."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +16,8 @@ from pydantic_settings import (
     SecretsSettingsSource,
     SettingsConfigDict,
 )
+
+from leadsync.errors import ConfigError
 
 #: Where secrets are mounted by default (Docker secrets, a Kubernetes secret volume).
 DEFAULT_SECRETS_DIR = Path("/run/secrets")
@@ -65,6 +68,14 @@ class Settings(BaseSettings):
             "secrets (e.g. in a leadsync_database_password secrets file)."
         ),
     )
+    lease: str = Field(
+        default="60s",
+        description=(
+            "The lease time of backfill, sync and forget (the daemon's is --lease): how long "
+            "an account stays held by one of them whose process died without releasing it, "
+            "on PostgreSQL (on SQLite a dead process's lease is free at once)."
+        ),
+    )
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto", description="JSON lines when not on a terminal, unless set."
     )
@@ -107,3 +118,15 @@ class Settings(BaseSettings):
             password = self.database_password.get_secret_value()
             return parsed.set(password=password).render_as_string(hide_password=False)
         return f"sqlite:///{self.state_path.expanduser()}"
+
+    def lease_time(self) -> timedelta:
+        """``lease`` as a duration, or a :class:`ConfigError` naming the variable."""
+        from leadsync.config.accounts import parse_duration
+
+        try:
+            value = parse_duration(self.lease)
+        except ValueError as error:
+            raise ConfigError(f"LEADSYNC_LEASE: {self.lease!r} is not {error}") from None
+        if value <= timedelta(0):
+            raise ConfigError(f"LEADSYNC_LEASE: {self.lease!r} must be longer than 0s")
+        return value

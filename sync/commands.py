@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -24,6 +24,8 @@ from leadsync.connectors.base import Connector, open_connector
 from leadsync.scoring.engine import format_points, score
 from leadsync.scoring.model import ScoringModel
 from leadsync.sync import logs, mql
+from leadsync.sync.hold import Hold
+from leadsync.sync.leases import LeaseLost, Leases, default_replica_id
 from leadsync.sync.pipeline import Change, Mode, RunReport, Sync
 from leadsync.sync.state import StateStore
 
@@ -50,24 +52,51 @@ class Context:
     model: ScoringModel
     store: StateStore
     connector: Connector
+    hold: Hold | None = None
+    """The account's lease, when the command holds it (every run that writes)."""
 
 
 @contextlib.contextmanager
-def opened(account_id: str, accounts_file: Path | None) -> Iterator[Context]:
-    """Everything a command needs for one account, closed afterwards."""
+def opened(
+    account_id: str, accounts_file: Path | None, *, lease: bool = False
+) -> Iterator[Context]:
+    """Everything a command needs for one account, closed afterwards.
+
+    With ``lease``, the account's lease is taken before the CRM is called (a run already
+    going on elsewhere ends the command with one line naming it: :class:`LeaseHeld`) and
+    held, its heartbeat beating, until the block ends.
+    """
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
     account = load_accounts(accounts_file or settings.accounts_file).get(account_id)
     model = resolve_model(account.model)
     store = StateStore(settings.state_url())
     try:
-        connector = open_connector(account)
-        try:
-            yield Context(settings, account, model, store, connector)
-        finally:
-            connector.close()
+        with holding(store, account.id, settings if lease else None) as hold:
+            connector = open_connector(account)
+            try:
+                yield Context(settings, account, model, store, connector, hold)
+            finally:
+                connector.close()
     finally:
         store.close()
+
+
+@contextlib.contextmanager
+def holding(store: StateStore, account_id: str, settings: Settings | None) -> Iterator[Hold | None]:
+    """The account's lease for this command (``None`` without ``settings``): the same
+    lease table and fencing as the daemon's, in the name of ``hostname:pid``, for
+    ``LEADSYNC_LEASE`` renewed every third of it."""
+    if settings is None:
+        yield None
+        return
+    leases = Leases(store.engine, default_replica_id(), settings.lease_time())
+    try:
+        with Hold.take(store, leases, account_id) as hold:
+            hold.beat()
+            yield hold
+    finally:
+        leases.close()
 
 
 def config_check(
@@ -132,7 +161,7 @@ def backfill(
     as_json: AsJson = False,
 ) -> None:
     """Score every lead of an account; resumable after Ctrl-C or a crash."""
-    with opened(account, accounts_file) as ctx:
+    with opened(account, accounts_file, lease=not dry_run) as ctx:
         report = _run(ctx, "backfill", dry_run, limit, as_json)
     _summary(report, as_json)
     _exit_if_refused(report)
@@ -145,7 +174,7 @@ def sync(
     as_json: AsJson = False,
 ) -> None:
     """One incremental run: score the leads changed since the last run."""
-    with opened(account, accounts_file) as ctx:
+    with opened(account, accounts_file, lease=not dry_run) as ctx:
         report = _run(ctx, "incremental", dry_run, None, as_json)
     _summary(report, as_json)
     _exit_if_refused(report)
@@ -168,7 +197,18 @@ def _run(ctx: Context, mode: Mode, dry_run: bool, limit: int | None, as_json: bo
         elif len(changes) < 50:
             changes.append(change)
 
-    runner = Sync(ctx.account, ctx.connector, ctx.store, ctx.model)
+    hold = None if dry_run or ctx.account.dry_run else ctx.hold
+    runner = Sync(
+        ctx.account,
+        ctx.connector,
+        ctx.store,
+        ctx.model,
+        guard=hold.guard if hold else None,
+        replica=hold.leases.holder if hold else None,
+    )
+    fenced: dict[str, Any] = (
+        {"stop": hold.lost.is_set, "on_start": hold.on_start} if hold is not None else {}
+    )
     if sys.stderr.isatty() and not as_json:
         with Progress(
             SpinnerColumn(),
@@ -191,7 +231,7 @@ def _run(ctx: Context, mode: Mode, dry_run: bool, limit: int | None, as_json: bo
                 )
 
             report = runner.run(
-                mode, dry_run=dry_run, limit=limit, on_page=on_page, on_change=on_change
+                mode, dry_run=dry_run, limit=limit, on_page=on_page, on_change=on_change, **fenced
             )
     else:
 
@@ -199,7 +239,12 @@ def _run(ctx: Context, mode: Mode, dry_run: bool, limit: int | None, as_json: bo
             log.info("page", extra={"account": ctx.account.id, **report.counts})
 
         report = runner.run(
-            mode, dry_run=dry_run, limit=limit, on_page=on_page, on_change=on_change
+            mode, dry_run=dry_run, limit=limit, on_page=on_page, on_change=on_change, **fenced
+        )
+    if hold is not None and hold.lost.is_set():  # stopped after the page it could save
+        raise LeaseLost(
+            f"account {ctx.account.id}: another leadsync run took over its lease during this "
+            f"run, which stopped after {report.counts['leads']} leads; it resumes from there"
         )
     if changes:
         table = Table(title="What would change (first 50)")
@@ -317,6 +362,8 @@ def runs(
                         "ended_at": run.ended_at.isoformat() if run.ended_at else None,
                         "counts": run.counts,
                         "error": run.error,
+                        "replica": run.replica,
+                        "instance": run.instance,
                     }
                 )
             )
@@ -366,16 +413,18 @@ def forget(
     if not contact and not all_deleted:
         raise typer.BadParameter("give --contact ID or --all-deleted")
     if all_deleted:
-        with opened(account, accounts_file) as ctx:
+        with opened(account, accounts_file, lease=True) as ctx:
             known = list(ctx.store.known_leads(account))
             still_there = ctx.connector.existing(known)
             gone = [i for i in known if i not in still_there]
             removed = ctx.store.forget(account, [*(contact or []), *gone])
         out.print(f"{len(gone)} deleted records found; {removed} stored rows erased.")
         return
-    store = StateStore(Settings().state_url())
+    settings = Settings()
+    store = StateStore(settings.state_url())
     try:
-        removed = store.forget(account, contact or [])
+        with holding(store, account, settings):
+            removed = store.forget(account, contact or [])
     finally:
         store.close()
     out.print(f"{removed} stored rows erased for {len(contact or [])} record(s).")

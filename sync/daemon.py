@@ -15,7 +15,6 @@ import logging
 import os
 import random
 import signal
-import socket
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from leadsync.config.settings import Settings
 from leadsync.errors import ConfigError, LeadsyncError
 from leadsync.sync import logs
 from leadsync.sync.database import safe_url, scrub
-from leadsync.sync.leases import Leases
+from leadsync.sync.leases import Leases, default_replica_id
 from leadsync.sync.metrics import Metrics
 from leadsync.sync.schedules import interval_of, sync_trigger
 from leadsync.sync.state import StateStore, now
@@ -68,7 +67,7 @@ class Daemon:
     def __init__(self, options: Options, settings: Settings | None = None) -> None:
         self.options = options
         self.settings = settings or Settings()
-        self.replica = options.replica_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.replica = options.replica_id or default_replica_id()
         self.accounts: dict[str, Account] = {}
         self._wake = threading.Event()
         self._stop_signal: int | None = None
@@ -89,8 +88,6 @@ class Daemon:
         try:
             self.store = StateStore(url)
             self.leases = Leases(self.store.engine, self.replica, self.options.lease)
-            if lock is not None:  # the only daemon on this file
-                self.leases.expire_all()
         except SQLAlchemyError as error:
             shown = safe_url(url)
             reason = " ".join(str(getattr(error, "orig", None) or error).split())
@@ -99,6 +96,7 @@ class Daemon:
         try:
             return self._serve(accounts.accounts)
         finally:
+            self.leases.close()
             self.store.close()
             if lock is not None:
                 lock.close()
@@ -130,6 +128,7 @@ class Daemon:
             "daemon started",
             extra={
                 "replica": self.replica,
+                "instance": self.leases.instance,
                 "accounts": len(self.accounts),
                 "accounts_file": str(self.options.accounts_file),
                 "state": safe_url(self.store.url),

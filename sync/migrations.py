@@ -77,14 +77,14 @@ lead_scores = Table(
     "lead_scores",
     metadata,
     Column("account_id", String(64), primary_key=True),
-    Column("lead_id", String(64), primary_key=True),
-    Column("score", String(32), nullable=False),
-    Column("tier", String(64), nullable=False),
-    Column("model", String(128), nullable=False),
+    Column("lead_id", String(), primary_key=True),
+    Column("score", String(), nullable=False),
+    Column("tier", String(), nullable=False),
+    Column("model", String(), nullable=False),
     Column("digest", String(64), nullable=False),
     Column("mql_armed", Boolean, nullable=False, default=True),
     Column("last_task_at", UTCDateTime()),
-    Column("crm_stamp", String(64)),
+    Column("crm_stamp", String()),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("inputs", String(64)),
 )
@@ -94,11 +94,11 @@ crossings = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("account_id", String(64), nullable=False, index=True),
-    Column("key", String(200), nullable=False),
-    Column("lead_id", String(64), nullable=False),
+    Column("key", String(), nullable=False),
+    Column("lead_id", String(), nullable=False),
     Column("object_type", String(32), nullable=False),
     Column("state", String(16), nullable=False),
-    Column("task_id", String(64)),
+    Column("task_id", String()),
     Column("payload", Text, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime()),
@@ -110,7 +110,7 @@ failed_writes = Table(
     "failed_writes",
     metadata,
     Column("account_id", String(64), primary_key=True),
-    Column("lead_id", String(64), primary_key=True),
+    Column("lead_id", String(), primary_key=True),
     Column("object_type", String(32), nullable=False),
     Column("payload", Text, nullable=False),
     Column("error", Text, nullable=False),
@@ -130,6 +130,7 @@ runs = Table(
     Column("counts", Text, nullable=False),
     Column("error", Text),
     Column("replica", String(128)),
+    Column("instance", String(32)),
 )
 
 
@@ -138,6 +139,7 @@ leases = Table(
     metadata,
     Column("account_id", String(64), primary_key=True),
     Column("holder", String(128), nullable=False),
+    Column("instance", String(32)),
     Column("token", Integer, nullable=False),
     Column("acquired_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
@@ -170,7 +172,32 @@ def _v2(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE runs ADD COLUMN replica VARCHAR(128)"))
 
 
-def _scored_inputs(conn: Connection) -> None:
+def _v3(conn: Connection) -> None:
+    """Values from the CRM or the model in columns without a length, and the process
+    instance beside the replica id in leases and runs.
+
+    A Bulk write's stamp (``bulk:<created>|<finished>|<user id>``, 73 characters) once
+    overflowed ``crm_stamp``'s 64 on PostgreSQL and the page was lost; record ids, task
+    ids, tier and model names have no bound leadsync controls either. PostgreSQL widens
+    a VARCHAR in place (no rewrite); SQLite never enforced the lengths. Two processes
+    may share a replica id (``hostname:pid`` is PID 1 in every container): the lease
+    belongs to the random ``instance`` of one process.
+    """
+    if conn.dialect.name == "postgresql":
+        unbounded = {
+            "lead_scores": ("lead_id", "score", "tier", "model", "crm_stamp"),
+            "crossings": ("key", "lead_id", "task_id"),
+            "failed_writes": ("lead_id",),
+        }
+        for table, columns in unbounded.items():
+            for column in columns:
+                conn.execute(text(f'ALTER TABLE {table} ALTER COLUMN "{column}" TYPE VARCHAR'))
+    for table in ("leases", "runs"):
+        if "instance" not in {c["name"] for c in inspect(conn).get_columns(table)}:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN instance VARCHAR(32)"))
+
+
+def _v4(conn: Connection) -> None:
     """What each score was computed from (a digest of the record as read), so that a
     record carrying leadsync's own stamp is skipped only if nothing else changed; and why
     the CRM refused a crossing's task."""
@@ -181,7 +208,7 @@ def _scored_inputs(conn: Connection) -> None:
 
 
 #: Version n is reached by running STEPS[n - 1].
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _scored_inputs]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 
 
 def current_version(conn: Connection) -> int:

@@ -14,6 +14,7 @@ schema is versioned (:mod:`leadsync.sync.migrations`). No secret is ever stored.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -30,9 +31,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DataError
 
 from leadsync.connectors.base import OwnWrite
-from leadsync.sync.database import open_engine, upsert
+from leadsync.errors import StateError
+from leadsync.sync.database import open_engine, safe_url, upsert
 from leadsync.sync.migrations import (
     account_status,
     crossings,
@@ -89,6 +92,7 @@ class Run:
     counts: dict[str, int]
     error: str | None
     replica: str | None = None
+    instance: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +147,24 @@ class StateStore:
             [{"account_id": account_id, "kind": kind, "value": value, "updated_at": now()}],
         )
 
-    def transaction(self) -> Any:
-        """``with store.transaction() as conn:`` — everything inside commits together."""
-        return self.engine.begin()
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """``with store.transaction() as conn:`` — everything inside commits together.
+
+        A value the database refuses (a string longer than its column, say) rolls the
+        whole transaction back and is a :class:`StateError` naming the database and the
+        driver's reason, not a traceback.
+        """
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except DataError as error:
+            raise StateError(
+                f"the state database at {safe_url(self.url)} refused a value: "
+                f"{_first_line(error)}; nothing of this step was saved and the "
+                "run stopped (it resumes from its last saved page): please report this as "
+                "a leadsync bug"
+            ) from None
 
     # --- scores ------------------------------------------------------------------------
 
@@ -327,14 +346,22 @@ class StateStore:
     def finish_run(
         self, run_id: int, status: str, counts: dict[str, int], error: str | None
     ) -> None:
+        """Record how a run ended, unless it was marked ``interrupted`` meanwhile: another
+        process took the account's lease over while this one stalled, and the history
+        keeps the run ending there (:meth:`Leases.acquire`)."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(runs)
-                .where(runs.c.id == run_id)
+                .where(runs.c.id == run_id, runs.c.status == "running")
                 .values(
                     ended_at=now(), status=status, counts=json.dumps(counts), error=_text(error)
                 )
             )
+
+    def set_run_instance(self, run_id: int, instance: str) -> None:
+        """Name the process behind a run (its lease's instance) beside its replica id."""
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(instance=instance))
 
     def runs(self, account_id: str, limit: int = 20) -> list[Run]:
         with self.engine.connect() as conn:
@@ -355,6 +382,7 @@ class StateStore:
                     json.loads(r.counts),
                     r.error,
                     r.replica,
+                    r.instance,
                 )
                 for r in rows
             ]
@@ -421,6 +449,12 @@ class StateStore:
             yield from conn.scalars(
                 select(lead_scores.c.lead_id).where(lead_scores.c.account_id == account_id)
             )
+
+
+def _first_line(error: DataError) -> str:
+    """The driver's reason, without the statement and parameters SQLAlchemy appends."""
+    lines = str(error.orig or error).strip().splitlines()
+    return " ".join(lines[0].split()) if lines else type(error.orig or error).__name__
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

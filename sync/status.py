@@ -95,7 +95,13 @@ def _record(
         "failures": state.failures,
         "backoff_until": _iso(state.backoff_until) if _future(state.backoff_until, at) else None,
         "lease": (
-            {"holder": lease.holder, "expires_at": _iso(lease.expires_at), "token": lease.token}
+            {
+                "holder": lease.holder,
+                "instance": lease.instance,
+                "since": _iso(lease.acquired_at),
+                "expires_at": _iso(lease.expires_at),
+                "token": lease.token,
+            }
             if lease is not None and lease.expires_at > at
             else None
         ),
@@ -120,6 +126,7 @@ def _run(run: Run) -> dict[str, Any]:
         "api_calls": run.counts.get("api_calls", 0),
         "error": run.error,
         "replica": run.replica,
+        "instance": run.instance,
     }
 
 
@@ -204,7 +211,9 @@ def _table(rows: list[dict[str, Any]], console: Console) -> None:
 def _last_run_cell(run: dict[str, Any] | None, at: datetime) -> str:
     if run is None:
         return "[dim]never[/]"
-    colour = {"ok": "green", "failed": "red", "running": "cyan"}.get(run["status"], "yellow")
+    colour = {"ok": "green", "failed": "red", "running": "cyan", "interrupted": "magenta"}.get(
+        run["status"], "yellow"
+    )
     took = "…" if run["seconds"] is None else _duration(run["seconds"])
     text = (
         f"{run['kind']} [{colour}]{run['status']}[/]\n"

@@ -1,7 +1,8 @@
 """One scheduled run of one account, as the daemon runs it.
 
 :meth:`Worker.run` is what a schedule fires: skip the account while it backs off, take
-its lease (skip quietly when another replica holds it), pick the mode (a backfill
+its lease (:class:`~leadsync.sync.hold.Hold`; skip quietly when another replica or a
+``leadsync`` command holds it), pick the mode (a backfill
 first, resumed when interrupted, and when the full re-score is due; else an
 incremental run), run :class:`~leadsync.sync.pipeline.Sync` fenced by the lease with
 a heartbeat that renews it, then record the outcome: a success resets the account's
@@ -17,14 +18,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from leadsync.config.accounts import Account
 from leadsync.config.templates import resolve_model
 from leadsync.connectors.base import Connector, open_connector
 from leadsync.errors import LeadsyncError
 from leadsync.sync import logs
-from leadsync.sync.leases import Lease, LeaseLost, Leases
+from leadsync.sync.hold import Hold
+from leadsync.sync.leases import LeaseHeld, LeaseLost, Leases
 from leadsync.sync.metrics import Metrics
 from leadsync.sync.pipeline import Mode, RunReport, Sync
 from leadsync.sync.schedules import fired_since, interval_of
@@ -129,48 +130,40 @@ class Worker:
                 self._idle.notify_all()
 
     def _lease_and_run(self, account: Account) -> str:
-        lease = self.leases.acquire(account.id)
-        if lease is None:
-            log.debug("run skipped: another replica holds the account's lease")
-            return "held"
         try:
+            hold = Hold.take(self.store, self.leases, account.id)
+        except LeaseHeld:
+            log.debug("run skipped: another replica or a leadsync command holds its lease")
+            return "held"
+        with hold:
             self.metrics.lease_acquired(account.id)
             status = self._status(account.id)  # as the replica that last ran it left it
             if _backing_off(status):
                 return "backoff"
             try:
-                mode = self._mode(account, lease)
+                mode = self._mode(account, hold)
             except LeaseLost as error:
                 log.warning("run not started: %s", error)
                 return "lease lost"
             if mode is None:
                 return "not due"
-            return self._leased(account, lease, status, mode)
-        finally:
-            try:
-                self.leases.release(lease)
-            except Exception as error:  # the lease expires by itself
-                log.warning("could not release the lease", extra={"error": _kind(error)})
+            return self._leased(account, hold, status, mode)
 
-    def _leased(self, account: Account, lease: Lease, status: AccountStatus, mode: Mode) -> str:
-        lost, done = threading.Event(), threading.Event()
-        context = logs.current()  # the heartbeat's log lines too carry account and run
-        threading.Thread(
-            target=self._heartbeat,
-            args=(lease, done, lost, context),
-            name=f"lease-{account.id}",
-            daemon=True,
-        ).start()
+    def _leased(self, account: Account, hold: Hold, status: AccountStatus, mode: Mode) -> str:
+        hold.beat()
         connector: Connector | None = None
         began = time.monotonic()
 
         def recorded(run_id: int) -> None:  # every line from here on carries the run id
             logs.bind_more(run=run_id)
-            context["run"] = run_id
-            log.info("run started", extra={"mode": mode, "replica": self.replica})
+            hold.on_start(run_id)
+            log.info(
+                "run started",
+                extra={"mode": mode, "replica": self.replica, "instance": self.leases.instance},
+            )
 
         def stop() -> bool:
-            return self.stopping.is_set() or lost.is_set() or self._is_cancelled(account.id)
+            return self.stopping.is_set() or hold.lost.is_set() or self._is_cancelled(account.id)
 
         def on_page(report: RunReport) -> None:
             log.info("page", extra=dict(report.counts))
@@ -179,12 +172,7 @@ class Worker:
             model = resolve_model(account.model)
             connector = open_connector(account)
             runner = Sync(
-                account,
-                connector,
-                self.store,
-                model,
-                guard=lambda conn: self.leases.fence(conn, lease),
-                replica=self.replica,
+                account, connector, self.store, model, guard=hold.guard, replica=self.replica
             )
             self.metrics.run_started(account.id, account.crm)
             if account.dry_run:
@@ -193,7 +181,7 @@ class Worker:
             report = runner.run(mode, on_page=on_page, stop=stop, on_start=recorded)
             if mode == "backfill" and report.status == "ok" and not report.dry_run:
                 with self.store.transaction() as conn:  # the full re-score is done
-                    self.leases.fence(conn, lease)
+                    hold.guard(conn)
                     self.store.set_cursor(conn, account.id, RESCORED, started_at.isoformat())
         except LeaseLost as error:
             self.metrics.lease_lost(account.id)
@@ -203,14 +191,13 @@ class Worker:
             self._failed(account, status, error, connector, time.monotonic() - began)
             return "failed"
         finally:
-            done.set()
             if connector is not None:
                 try:
                     connector.close()
                 except Exception as error:
                     log.debug("could not close the connector", extra={"error": _kind(error)})
         self._succeeded(account, status, report, time.monotonic() - began)
-        if lost.is_set():
+        if hold.lost.is_set():
             self.metrics.lease_lost(account.id)
             log.warning("run stopped: another replica took over the account's lease")
         return report.status
@@ -233,10 +220,10 @@ class Worker:
             )
         )
 
-    def _mode(self, account: Account, lease: Lease) -> Mode | None:
+    def _mode(self, account: Account, hold: Hold) -> Mode | None:
         """The run to make now: a backfill first (resumed if interrupted) and when the
         full re-score is due, else an incremental run; None when no run is due."""
-        rescore = self._rescore_due(account, lease)
+        rescore = self._rescore_due(account, hold)
         if not rescore and not self._due(account):
             return None
         if rescore:
@@ -269,14 +256,14 @@ class Worker:
             )
         return due
 
-    def _rescore_due(self, account: Account, lease: Lease) -> bool:
+    def _rescore_due(self, account: Account, hold: Hold) -> bool:
         rescore = account.schedule.full_rescore if account.schedule else None
         if rescore is None:
             return False
         last = self.store.cursor(account.id, RESCORED)
         if last is None:  # never re-scored under the daemon: count from now
             with self.store.transaction() as conn:
-                self.leases.fence(conn, lease)
+                hold.guard(conn)
                 self.store.set_cursor(conn, account.id, RESCORED, now().isoformat())
             return False
         return fired_since(rescore, datetime.fromisoformat(last), now())
@@ -325,24 +312,6 @@ class Worker:
                 api_limit=(usage.daily_limit if usage else None) or status.api_limit,
             )
         )
-
-    def _heartbeat(
-        self, lease: Lease, done: threading.Event, lost: threading.Event, context: dict[str, Any]
-    ) -> None:
-        """Renew the lease every ttl/3 while the run lasts; flag it lost if renewal fails."""
-        period = max(self.leases.ttl.total_seconds() / 3, 0.05)
-        while not done.wait(period):
-            try:
-                if self.leases.renew(lease):
-                    continue
-            except Exception as error:  # the database blinked: the fence decides
-                with logs.bind(**context):
-                    log.warning("could not renew the lease", extra={"error": _kind(error)})
-                continue
-            lost.set()
-            with logs.bind(**context):
-                log.warning("lease lost: the run stops after its current page")
-            return
 
     # --- helpers -------------------------------------------------------------------------
 

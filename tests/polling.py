@@ -24,9 +24,11 @@ def wait_for(
 
 def kill_backfill_then_finish(
     env: Mapping[str, str], writes: Callable[[], int], kill_at: int, done_at: int
-) -> None:
+) -> int:
     """SIGKILL ``leadsync backfill --account acme`` once ``writes()`` reaches ``kill_at``
-    (and before ``done_at``, when it would have finished), then run it to the end."""
+    (and before ``done_at``, when it would have finished), then run it to the end; returns
+    how many times the second run was refused because the killed one's lease still held
+    the account (never on SQLite; on PostgreSQL until ``LEADSYNC_LEASE`` passes)."""
     first = subprocess.Popen(
         [LEADSYNC, "backfill", "--account", "acme"], env=env, stderr=subprocess.PIPE
     )
@@ -34,11 +36,24 @@ def kill_backfill_then_finish(
     first.kill()
     first.wait()
     assert writes() < done_at, "the run finished before it could be killed"
-    done = subprocess.run(
-        [LEADSYNC, "backfill", "--account", "acme"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
+    done: list[subprocess.CompletedProcess[str]] = []
+
+    def finished() -> bool:
+        done.append(
+            subprocess.run(
+                [LEADSYNC, "backfill", "--account", "acme"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+        )
+        return HELD not in done[-1].stderr
+
+    wait_for(finished, 120, "the killed run's lease to free the account")
+    assert done[-1].returncode == 0, done[-1].stderr
+    return len(done) - 1
+
+
+#: What a run refused because another holds the account's lease says.
+HELD = "is being synced by another leadsync run"

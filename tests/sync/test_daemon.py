@@ -24,7 +24,7 @@ from urllib.request import urlopen
 
 import pytest
 from hubspot import HubSpot
-from polling import LEADSYNC, wait_for
+from polling import HELD, LEADSYNC, wait_for
 from typer.testing import CliRunner
 
 from leadsync.config.accounts import Account
@@ -267,6 +267,13 @@ def test_replicas_split_accounts_and_take_over_from_a_killed_one(state_url, tmp_
             )
 
         wait_for(taken_over, 30, "replica b to take every account over")
+        for victim in victims:  # taken over: the killed replica's runs are not left running
+            cut = [r for r in runs(store, victim) if r.replica == "replica-a" and r.ended_at
+                   and r.ended_at > killed_at]  # fmt: skip
+            assert cut and all(r.status == "interrupted" for r in cut), cut
+            assert all(
+                r.status != "running" or r.replica == "replica-b" for r in runs(store, victim)
+            )
         for victim in victims:
             took = min(
                 r.started_at for r in ok_runs(store, victim)
@@ -290,6 +297,94 @@ def test_replicas_split_accounts_and_take_over_from_a_killed_one(state_url, tmp_
             text = daemon.log.read_text()
             assert "Traceback" not in text
             assert not any(box.token in text for box in setup.sandboxes.values())
+    finally:
+        setup.close()
+        store.close()
+
+
+@pytest.mark.parametrize("state_backend", ["postgresql"])
+def test_two_daemons_given_one_replica_id_never_run_an_account_at_once(
+    state_url, tmp_path, monkeypatch
+):
+    """Containers whose daemons are all PID 1 get one ``hostname:pid``: the lease belongs
+    to each process's own instance, not to the id they share."""
+    setup = Setup(tmp_path, monkeypatch, {"LEADSYNC_DATABASE_URL": state_url})
+    store = StateStore(state_url)
+    ids = [f"acct{i}" for i in range(4)]
+    try:
+        for i, account_id in enumerate(ids):
+            setup.sandbox(account_id, contacts=150, seed=40 + i, faults=Faults(latency_ms=30))
+        setup.write(*(setup.account(i, schedule={"interval": "1s"}) for i in ids))
+        options = ["--lease", "5s", "--replica-id", "pod:1"]
+        daemons = [setup.start(*options), setup.start(*options)]
+        instances = {d.wait_started().logged("daemon started")[0]["instance"] for d in daemons}
+        assert len(instances) == 2
+
+        def busy() -> bool:
+            done = [r for i in ids for r in ok_runs(store, i)]
+            return len(done) >= 24 and {r.instance for r in done} == instances
+
+        wait_for(busy, 90, "both daemons to run the accounts, several times each")
+        for daemon in daemons:
+            assert daemon.stop()[0] == 0, daemon.log.read_text()[-2000:]
+        assert_never_twice_at_once(store, ids, datetime.now(UTC))
+        assert {r.replica for i in ids for r in runs(store, i)} == {"pod:1"}
+        assert_scores_and_tasks_right(setup)
+    finally:
+        setup.close()
+        store.close()
+
+
+def test_a_daemon_and_leadsync_commands_never_run_an_account_at_once(
+    state_url, tmp_path, monkeypatch
+):
+    """A backfill started by hand keeps the daemon off the account until it ends (on
+    SQLite too: a daemon starting no longer frees every lease), and a ``leadsync sync``
+    beside the daemon either runs between its runs or is refused with one line."""
+    setup = Setup(tmp_path, monkeypatch, {"LEADSYNC_DATABASE_URL": state_url})
+    store = StateStore(state_url)
+    try:
+        setup.sandbox("acme", contacts=1500, seed=44, faults=Faults(latency_ms=60))
+        setup.write(setup.account("acme", schedule={"interval": "1s"}))
+        env = {**os.environ, **setup.state, "LEADSYNC_ACCOUNTS_FILE": str(setup.file)}
+        backfill = subprocess.Popen(
+            [LEADSYNC, "backfill", "--account", "acme"], env=env, stderr=subprocess.PIPE, text=True
+        )
+        wait_for(
+            lambda: runs(store, "acme") or backfill.poll() is not None, 60, "the backfill to start"
+        )
+        daemon = setup.start().wait_started()
+        _, err = backfill.communicate(timeout=300)
+        assert backfill.returncode == 0, err[-2000:]
+        seen: Counter[str] = Counter()
+
+        def ran_and_refused() -> bool:
+            setup.sandboxes["acme"].touch(10)  # work for the daemon's next run
+            done = subprocess.run(
+                [LEADSYNC, "sync", "--account", "acme"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            if done.returncode == 0:
+                seen["ran"] += 1
+            else:
+                assert done.returncode == 1, done.stderr[-2000:]
+                (line,) = done.stderr.strip().splitlines()
+                assert HELD in line and "since" in line, line
+                seen["refused"] += 1
+            return seen["ran"] >= 1 and seen["refused"] >= 1
+
+        wait_for(ran_and_refused, 120, "a sync that runs and one that is refused")
+        assert daemon.stop()[0] == 0, daemon.log.read_text()[-2000:]
+        history = runs(store, "acme")
+        # the backfill's, each sync's that ran and the daemon's (each "hostname:pid")
+        assert len({r.replica for r in history}) == 2 + seen["ran"]
+        assert_never_twice_at_once(store, ["acme"], datetime.now(UTC))
+        statuses = {r.status for r in history}
+        assert statuses <= {"ok", "stopped"}, [(r.id, r.status) for r in history]
+        assert_scores_and_tasks_right(setup)
     finally:
         setup.close()
         store.close()
@@ -352,7 +447,8 @@ def test_the_grace_period_bounds_a_stop_and_a_second_signal_exits_at_once(sqlite
             assert daemon.logged("grace period is over")
         else:
             assert "second signal: exiting now" in daemon.log.read_text()
-    assert [r.status for r in runs(store, "slow")] == ["running", "running"]  # cut short
+    # cut short; the second daemon's first run found the first's and marked it
+    assert [r.status for r in runs(store, "slow")] == ["interrupted", "running"]
 
 
 # --- 4: reloads ----------------------------------------------------------------------------

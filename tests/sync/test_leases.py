@@ -100,6 +100,8 @@ def test_a_replica_id_must_fit_its_column(store):
     with pytest.raises(ConfigError, match="replica id"):
         replica(store, "r" * 129)
     assert replica(store, "r" * 128).acquire("acme") is not None
+    with pytest.raises(ConfigError, match="no account id is longer than 64"):
+        replica(store, "a").acquire("x" * 65)  # e.g. leadsync forget --account
 
 
 def test_an_expired_lease_is_taken_over_and_fences_its_old_holder_out(store):
@@ -247,5 +249,55 @@ def test_a_run_whose_lease_was_taken_over_stops_without_saving_its_page(store, m
     cursor = store.cursor("acme", "backfill")
     assert cursor is not None  # page 1's, saved while the lease was ours
     assert len(list(store.known_leads("acme"))) == 100  # page 2 saved nothing
+    (run,) = store.runs("acme")  # ended where b took over; its own end does not undo that
+    assert (run.status, run.replica) == ("interrupted", "a")
+    assert "found when b took the account's lease" in (run.error or "")
+
+
+def test_one_replica_id_in_two_processes_is_two_holders(store):
+    """Two daemons started with one ``--replica-id`` (PID 1 in two containers): the
+    lease is the instance's that took it, whatever id they share."""
+    first, second = replica(store, "pod:1"), replica(store, "pod:1")
+    assert first.instance != second.instance
+    lease = first.acquire("acme")
+    assert lease is not None and lease.instance == first.instance
+    assert second.acquire("acme") is None
+    again = first.acquire("acme")  # its own process re-takes it
+    assert again is not None and again.token == 2
+    held = second.get("acme")
+    assert held is not None and (held.holder, held.instance) == ("pod:1", first.instance)
+
+
+def test_taking_a_lease_marks_the_runs_its_holder_left_running_interrupted(store):
+    a, b = replica(store, "a"), replica(store, "b")
+    assert a.acquire("acme") is not None
+    run_id = store.start_run("acme", "backfill", "a")
+    store.start_run("globex", "backfill", "a")
+    assert b.acquire("acme") is None
+    assert store.runs("acme")[0].status == "running"  # a still holds it: never marked
+    expire(store, "acme")
+    assert b.acquire("acme") is not None
     (run,) = store.runs("acme")
-    assert (run.status, run.replica) == ("failed", "a")
+    assert run.status == "interrupted" and run.ended_at is not None
+    assert "found when b took the account's lease" in (run.error or "")
+    store.finish_run(run_id, "failed", {}, "late")  # a's late end does not undo it
+    assert store.runs("acme")[0].status == "interrupted"
+    assert store.runs("globex")[0].status == "running"  # another account's run
+
+
+@pytest.mark.parametrize("state_backend", ["sqlite"])
+def test_on_sqlite_a_dead_holders_lease_is_free_at_once(store):
+    """The holder's process lock file is released by the kernel when it dies (here: its
+    handle closed); a live holder keeps its lease, an ended one frees it at once."""
+    a, b = replica(store, "a"), replica(store, "b")
+    globex = a.acquire("globex")
+    assert a.acquire("acme") is not None and globex is not None
+    assert b.acquire("acme") is None
+    assert a._liveness is not None and a._liveness._handle is not None
+    a._liveness._handle.close()  # what SIGKILL does to the lock
+    taken = b.acquire("acme")
+    assert taken is not None and (taken.holder, taken.token) == ("b", 2)
+    assert a.renew(globex) is True  # a lease nobody asked for stays as it is
+    c = replica(store, "c")
+    b.close()  # a clean end: its lock file is gone
+    assert c.acquire("acme") is not None and c.acquire("globex") is not None

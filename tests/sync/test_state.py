@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from leadsync.config.settings import Settings
 from leadsync.connectors.base import OwnWrite
-from leadsync.errors import ConfigError
+from leadsync.errors import ConfigError, StateError
 from leadsync.sync import migrations
 from leadsync.sync.database import safe_url as _safe
 from leadsync.sync.state import AccountStatus, Crossing, FailedWrite, StateStore
@@ -92,6 +92,91 @@ def test_replicas_starting_together_upgrade_once(state_url):
     with opened[0].engine.connect() as conn:
         assert conn.scalar(text("select count(*) from schema_version")) == 1
     for store in opened:
+        store.close()
+
+
+#: Columns with a length, and why no value can outgrow it: the others take values from
+#: the CRM or the model (record and task ids, stamps, tier and model names) and have none.
+BOUNDED = {
+    "account_id": "accounts are validated to 64 characters when the file is loaded",
+    "cursors.kind": "leadsync's own names",
+    "lead_scores.digest": "leadsync's own hash (32 characters)",
+    "lead_scores.inputs": "leadsync's own hash of a record's inputs (32 characters)",
+    "crossings.object_type": "leadsync's own names (contact, Lead, Contact)",
+    "crossings.state": "leadsync's own names",
+    "failed_writes.object_type": "leadsync's own names",
+    "runs.kind": "leadsync's own names",
+    "runs.status": "leadsync's own names",
+    "runs.replica": "cut to its width (StateStore.start_run)",
+    "runs.instance": "leadsync's own random id (16 characters)",
+    "leases.holder": "a replica id is checked against it at start (Leases)",
+    "leases.instance": "leadsync's own random id (16 characters)",
+    "account_status.last_error_kind": "cut to its width (StateStore.set_account_status)",
+}
+
+
+def test_no_column_with_a_length_takes_a_value_from_outside():
+    bounded = {
+        f"{table.name}.{column.name}"
+        for table in migrations.metadata.tables.values()
+        for column in table.columns
+        if getattr(column.type, "length", None)
+    }
+    explained = {name for name in bounded if name in BOUNDED or name.endswith(".account_id")}
+    assert bounded == explained, f"say why these cannot overflow: {bounded - explained}"
+
+
+def test_long_crm_values_are_saved_whole(store):
+    """A Bulk window stamp (73 characters, too long for v2's 64 on PostgreSQL), and ids,
+    tiers and model names far longer than any CRM or model uses today."""
+    stamp = "bulk:2026-12-02T21:57:27.706Z|2026-12-02T21:57:27.774Z|0055g0000000001AAA"
+    lead = "L" * 300
+    with store.transaction() as conn:
+        store.save_scores(
+            conn, "acme", [row(lead, digest="d", tier="t" * 300, model="m" * 300, crm_stamp=stamp)]
+        )
+        store.add_crossing(conn, "acme", Crossing("k" * 400, lead, "Lead", "intent", None, {}))
+        store.record_failed_writes(conn, "acme", [FailedWrite(lead, "Lead", {}, "no", 0)])
+    store.mark_crossings("acme", {"k" * 400: ("created", "T" * 300)})
+    saved = store.scores("acme", [lead])[lead]
+    assert (saved.crm_stamp, saved.tier, saved.model) == (stamp, "t" * 300, "m" * 300)
+    assert [(c.key, c.task_id) for c in store.tasks("acme")] == [("k" * 400, "T" * 300)]
+    assert [f.lead_id for f in store.failed_writes("acme")] == [lead]
+
+
+def test_a_v2_database_is_upgraded_in_place(state_url):
+    """A database left by the previous release (crm_stamp 64 characters, no instance,
+    inputs or task error columns) keeps its rows and takes the long stamp once upgraded."""
+    StateStore(state_url).close()
+    engine = create_engine(state_url)
+    with engine.begin() as conn:  # back to what version 2 created
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE lead_scores ALTER COLUMN crm_stamp TYPE VARCHAR(64)"))
+        for table, column in (("leases", "instance"), ("runs", "instance"),
+                              ("lead_scores", "inputs"), ("crossings", "error")):  # fmt: skip
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        conn.execute(text("UPDATE schema_version SET version = 2"))
+        conn.execute(
+            text(
+                "INSERT INTO lead_scores (account_id, lead_id, score, tier, model, digest, "
+                "mql_armed, crm_stamp, updated_at) VALUES ('acme', '1', '5', 'cold', 'm@1', "
+                "'d', true, 's', '2026-01-01 00:00:00+00')"
+            )
+        )
+    engine.dispose()
+    store = StateStore(state_url)
+    try:
+        stamp = "bulk:2026-12-02T21:57:27.706Z|2026-12-02T21:57:27.774Z|0055g0000000001AAA"
+        with store.transaction() as conn:
+            store.save_scores(conn, "acme", [row("2", crm_stamp=stamp)])
+        assert store.own_writes("acme", ["1", "2"]) == {
+            "1": OwnWrite("s", ""),
+            "2": OwnWrite(stamp, ""),
+        }
+        with store.engine.connect() as conn:
+            assert conn.scalar(text("select version from schema_version")) == len(migrations.STEPS)
+            assert conn.execute(text("select instance from runs")).all() == []
+    finally:
         store.close()
 
 
@@ -343,3 +428,16 @@ def test_the_database_url_and_password_can_come_from_a_secrets_folder(tmp_path, 
     (secrets / "leadsync_database_url").unlink()
     monkeypatch.setenv("LEADSYNC_STATE_PATH", str(tmp_path / "s.db"))
     assert Settings().state_url() == f"sqlite:///{tmp_path / 's.db'}"
+
+
+@pytest.mark.parametrize("state_backend", ["postgresql"])
+def test_a_value_the_database_refuses_is_one_message_and_saves_nothing(store):
+    """Should a value ever outgrow its column again, the page's transaction saves nothing
+    and says so in one message (a StateError), not with a DataError traceback."""
+    with pytest.raises(StateError) as caught, store.transaction() as conn:
+        store.set_cursor(conn, "acme", "backfill", "page-2")
+        store.save_scores(conn, "acme", [row("1", digest="d" * 65)])
+    message = str(caught.value)
+    assert "refused a value: value too long for type character varying(64)" in message
+    assert "nothing of this step was saved" in message and "INSERT" not in message
+    assert store.cursor("acme", "backfill") is None and store.scores("acme", ["1"]) == {}
