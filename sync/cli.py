@@ -16,7 +16,7 @@ from leadsync.config import templates
 from leadsync.errors import LeadError, LeadsyncError, ModelError
 from leadsync.scoring.engine import ScoreResult, score
 from leadsync.scoring.model import ScoringModel
-from leadsync.sync import commands, output, status
+from leadsync.sync import commands, leadoptions, output, status
 from leadsync.sync.describe import describe_model
 from leadsync.sync.leadfile import read_leads
 
@@ -73,10 +73,13 @@ def score_command(
         typer.Option(
             "--leads",
             "-l",
-            help="A JSON Lines file of canonical leads; '-' reads stdin. "
+            help="A JSON Lines or CSV file of leads; '-' reads stdin. "
             "Default: the example leads shipped with leadsync.",
         ),
     ] = None,
+    id_column: leadoptions.IdColumn = "id",
+    outcome_column: leadoptions.OutcomeColumn = None,
+    maps: leadoptions.Maps = None,
     as_of: Annotated[
         str | None,
         typer.Option(help="Score as of this moment (ISO 8601 with a timezone). Default: now."),
@@ -103,7 +106,12 @@ def score_command(
         skipped += 1
         err.print(f"skipped {error}", markup=False)
 
-    results = _scored(read_leads(leads, report if skip_invalid else None), spec, moment)
+    source = read_leads(
+        leads,
+        report if skip_invalid else None,
+        leadoptions.columns(id_column, outcome_column, maps),
+    )
+    results = _scored(source, spec, moment)
     if fmt is Format.jsonl:
         output.write_jsonl(results, sys.stdout)
     elif fmt is Format.csv:

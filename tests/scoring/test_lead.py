@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from leadsync.errors import LeadError
@@ -19,6 +21,27 @@ def test_a_valid_lead():
     assert lead.id == "7"
     assert lead.events[0].attrs == {"url": "/x"}
     assert lead.events[0].at.utcoffset().total_seconds() == 7200
+
+
+def test_an_outcome_is_optional_and_typed():
+    assert parse_lead({"id": "x"}).outcome is None
+    outcome = parse_lead(
+        {
+            "id": "x",
+            "outcome": {
+                "converted": True,
+                "converted_at": "2026-05-02T10:00:00Z",
+                "stage": "customer",
+                "amount": 1200,
+                "won_at": "2026-05-02",
+                "lost_at": None,
+            },
+        }
+    ).outcome
+    assert outcome is not None and outcome.converted is True and outcome.stage == "customer"
+    assert outcome.amount == 1200.0 and outcome.lost_at is None and outcome.sql_at is None
+    assert outcome.converted_at == datetime(2026, 5, 2, 10, tzinfo=UTC)
+    assert outcome.won_at == datetime(2026, 5, 2, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -47,6 +70,14 @@ def test_a_valid_lead():
                 ],
             },
             "events[0].kind: 'video' is not a content kind",
+        ),
+        ({"id": "x", "outcome": True}, "outcome must be an object, not a boolean"),
+        ({"id": "x", "outcome": {"won": True}}, "outcome.won: unknown key"),
+        ({"id": "x", "outcome": {"converted": "yes"}}, "outcome.converted: must be true, false"),
+        ({"id": "x", "outcome": {"amount": "a lot"}}, "outcome.amount: 'a lot' is not a number"),
+        (
+            {"id": "x", "outcome": {"won_at": "2026-05-02T10:00:00"}},
+            "outcome.won_at: '2026-05-02T10:00:00' has no timezone",
         ),
     ],
 )
