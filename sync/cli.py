@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +16,7 @@ from leadsync.config import templates
 from leadsync.errors import LeadError, LeadsyncError, ModelError
 from leadsync.scoring.engine import ScoreResult, score
 from leadsync.scoring.model import ScoringModel
-from leadsync.sync import commands, leadoptions, output, status
+from leadsync.sync import commands, lab, leadoptions, output, status
 from leadsync.sync.describe import describe_model
 from leadsync.sync.leadfile import read_leads
 
@@ -26,7 +26,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-model_app = typer.Typer(help="Check, show and list scoring models.", no_args_is_help=True)
+model_app = typer.Typer(
+    help="Check, show and list scoring models; backtest and compare them on leads.",
+    no_args_is_help=True,
+)
 app.add_typer(model_app, name="model")
 config_app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -38,6 +41,8 @@ app.command("explain")(commands.explain)
 app.command("runs")(commands.runs)
 app.command("forget")(commands.forget)
 app.command("status")(status.status)
+model_app.command("backtest")(lab.backtest)
+model_app.command("diff")(lab.diff)
 
 EXIT_INVALID_DATA = 1
 EXIT_INVALID_MODEL = 2
@@ -49,18 +54,6 @@ class Format(StrEnum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
-
-
-def _as_of(text: str | None) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO 8601 date or timestamp") from None
-    if moment.tzinfo is None:
-        raise typer.BadParameter(f"{text!r} has no timezone (add 'Z' or an offset like +02:00)")
-    return moment
 
 
 @app.command("score")
@@ -94,7 +87,7 @@ def score_command(
 
     jsonl and csv stream one line per lead, in input order, in constant memory.
     """
-    moment = _as_of(as_of)
+    moment = leadoptions.as_of(as_of)
     spec = templates.resolve_model(model)
     if leads is None:
         leads = str(templates.example_leads())

@@ -1,4 +1,4 @@
-"""The command-line options every command that reads a lead file shares.
+"""The command-line options every command that reads a lead file shares, and ``--as-of``.
 
 ``score``, ``model backtest`` and ``model diff`` read JSON Lines or CSV the same way:
 ``--leads`` names the file, and ``--id-column``, ``--outcome-column`` and ``--map``
@@ -7,6 +7,7 @@ say how a CSV file's columns become canonical leads (see :class:`Columns`).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -36,3 +37,16 @@ Maps = Annotated[
 def columns(id_column: str, outcome_column: str | None, maps: list[str] | None) -> Columns:
     """The :class:`Columns` the options describe (``--map`` files read and checked)."""
     return Columns(id=id_column, outcome=outcome_column, rename=load_map(maps or []))
+
+
+def as_of(text: str | None) -> datetime:
+    """``--as-of``: an ISO 8601 moment with a timezone; now when not given."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 date or timestamp") from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter(f"{text!r} has no timezone (add 'Z' or an offset like +02:00)")
+    return moment
