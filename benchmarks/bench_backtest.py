@@ -3,11 +3,11 @@
 Run:  python benchmarks/bench_backtest.py [--leads 100000] [--small 10000] [--model b2b-saas]
 
 Writes the sandbox generator's people as canonical JSON Lines with their outcome
-(``outcome.converted``), then runs ``leadsync model backtest --format json`` as a user
-does — a child process, file to report — on ``--small`` and on ``--leads`` leads, and
-prints for each the wall time, leads/s (reading, parsing, scoring, metrics) and the
-child's peak memory. The target: at least 20,000 leads/s, and the same peak memory
-for both sizes (the backtest keeps a score histogram, not the leads).
+(:mod:`leadsync.connectors.sandbox.leads`), then runs ``leadsync model backtest
+--format json`` as a user does (a child process, file to report) on ``--small`` and
+on ``--leads`` leads, and prints for each the wall time, leads/s (reading, parsing,
+scoring, metrics) and the child's peak memory. The target: at least 20,000 leads/s,
+and the same peak memory for both sizes (a backtest keeps a score histogram).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from leadsync.connectors.sandbox.data import generate
+from leadsync.connectors.sandbox.leads import lead_jsons
 
 LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
 PEAK_RSS = """
@@ -32,25 +33,8 @@ print(done.stdout, end="")
 
 
 def write_leads(path: Path, n: int, seed: int = 3) -> None:
-    data = generate(n, seed=seed)
     with path.open("w", encoding="utf-8") as out:
-        for person in data.people:
-            lead = {
-                "id": str(person.key),
-                "properties": {
-                    "email": person.email,
-                    "title": person.title,
-                    "company": person.company,
-                    "company_size": person.company_size,
-                    "industry": person.industry,
-                    "country": person.country,
-                },
-                "events": [
-                    {"type": a.kind, "at": a.at.isoformat().replace("+00:00", "Z"), **a.attrs}
-                    for a in person.activities()
-                ],
-                "outcome": {"converted": person.converted},
-            }
+        for lead in lead_jsons(generate(n, seed=seed)):
             out.write(json.dumps(lead) + "\n")
 
 

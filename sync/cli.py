@@ -174,7 +174,13 @@ def demo(
 
 @app.command("sandbox")
 def sandbox(
-    crm: Annotated[str, typer.Argument(help="hubspot or salesforce")],
+    crm: Annotated[
+        str,
+        typer.Argument(
+            help="hubspot or salesforce; or leads: print the generated people as canonical "
+            "JSON Lines with their outcome, to backtest models on them."
+        ),
+    ],
     port: Annotated[int, typer.Option(help="0 picks a free port.")] = 0,
     contacts: Annotated[int, typer.Option(help="How many contacts (leads) to generate.")] = 1000,
     seed: Annotated[int, typer.Option(help="The data generator's seed.")] = 0,
@@ -198,7 +204,9 @@ def sandbox(
         Faults.parse(faults)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--faults") from None
-    if crm == "hubspot":
+    if crm == "leads":
+        _print_generated_leads(contacts, seed)
+    elif crm == "hubspot":
         from leadsync.connectors.sandbox.hubspot.server import serve_forever
 
         serve_forever(
@@ -221,7 +229,18 @@ def sandbox(
             metadata_access=metadata_access,
         )
     else:
-        raise typer.BadParameter("hubspot or salesforce", param_hint="CRM")
+        raise typer.BadParameter("hubspot, salesforce or leads", param_hint="CRM")
+
+
+def _print_generated_leads(contacts: int, seed: int) -> None:
+    import json
+
+    from leadsync.connectors.sandbox.data import generate
+    from leadsync.connectors.sandbox.leads import lead_jsons
+
+    write = sys.stdout.write
+    for lead in lead_jsons(generate(contacts, seed=seed)):
+        write(json.dumps(lead, ensure_ascii=False) + "\n")
 
 
 def _duration(text: str, option: str, *, zero: bool = False) -> timedelta:

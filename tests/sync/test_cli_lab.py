@@ -157,3 +157,27 @@ def test_diff_shows_moves_new_mqls_and_both_backtests(tmp_path):
         and "Tier moves" in table.stdout
         and "Backtests side by side" in table.stdout
     )
+
+
+def test_generated_leads_backtest_from_stdin():
+    generated = run("sandbox", "leads", "--contacts", "400", "--seed", "3")
+    assert generated.returncode == 0, generated.stderr
+    lines = generated.stdout.splitlines()
+    assert len(lines) == 400 and all('"outcome"' in line for line in lines)
+    done = run(
+        "model",
+        "backtest",
+        "-m",
+        "b2b-saas",
+        "-l",
+        "-",
+        "--as-of",
+        "2026-11-01T00:00:00Z",
+        "-f",
+        "json",
+        stdin=generated.stdout,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["leads"] + report["without_outcome"] == 400
+    assert 0 < report["converted"] < report["leads"] and report["auc"] > 0.55

@@ -240,6 +240,8 @@ def default_properties(object_type: str, owner_ids: list[str]) -> list[PropertyD
             _p("hs_lead_status", "Lead status", "enumeration", s, options=_opts(*_LEAD_STATUS)),
             _p("uses_competitor", "Uses a competitor", "bool", custom=True),
             _p("age", "Age", "number", custom=True),
+            _p("trading_area", "Trading area", "enumeration", custom=True,
+               options=_opts("main", "secondary", "outside")),
             _p("hs_analytics_num_page_views", "Number of pageviews", "number", a, ro=True),
             _p("hs_analytics_num_visits", "Number of sessions", "number", a, ro=True),
             _p("hs_analytics_first_visit_timestamp", "Time first seen", "datetime", a, ro=True),
