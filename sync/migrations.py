@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
@@ -157,6 +158,22 @@ account_status = Table(
 )
 
 
+score_history = Table(
+    "score_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(64), nullable=False),
+    Column("lead_id", String(64), nullable=False),
+    Column("scored_at", UTCDateTime(), nullable=False),
+    Column("score", String(32), nullable=False),
+    Column("tier", String(64), nullable=False),
+    Column("mql", Boolean, nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("reasons_digest", String(32), nullable=False),
+    Index("ix_score_history_lead", "account_id", "lead_id", "scored_at"),
+)
+
+
 def _v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[cursors, lead_scores, crossings, failed_writes, runs])
 
@@ -168,8 +185,13 @@ def _v2(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE runs ADD COLUMN replica VARCHAR(128)"))
 
 
+def _score_history(conn: Connection) -> None:
+    """Score history: every score written to the CRM, with its time (a new table)."""
+    metadata.create_all(conn, tables=[score_history])
+
+
 #: Version n is reached by running STEPS[n - 1].
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _score_history]
 
 
 def current_version(conn: Connection) -> int:

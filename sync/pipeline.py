@@ -279,6 +279,8 @@ class Sync:
             rows[lead_id].update(digest="", crm_stamp=None)
         with self._transaction() as conn:
             self.store.save_scores(conn, account_id, rows.values())
+            done = [by_id[lead_id] for lead_id in outcome.done]
+            self.store.history.record(conn, account_id, done, self.threshold)
             self.store.record_failed_writes(
                 conn,
                 account_id,
@@ -439,6 +441,8 @@ class Sync:
         }
         with self._transaction() as conn:
             self.store.mark_written(conn, self.account.id, written)
+            done = [by_id[lead_id] for lead_id in outcome.done]
+            self.store.history.record(conn, self.account.id, done, self.threshold)
             self.store.clear_failed_writes(conn, self.account.id, outcome.done)
             self.store.record_failed_writes(
                 conn,
