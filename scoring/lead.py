@@ -163,6 +163,26 @@ def parse_lead(data: Any, where: str | None = None) -> Lead:
     return Lead(lead_id, properties, events, _parse_outcome(data.get("outcome"), here))
 
 
+def lead_json(lead: Lead) -> dict[str, Any]:
+    """The lead in the canonical format, JSON-ready: what :func:`parse_lead` reads back."""
+    data: dict[str, Any] = {
+        "id": lead.id,
+        "properties": dict(lead.properties),
+        "events": [{"type": e.type, "at": _iso(e.at), **e.attrs} for e in lead.events],
+    }
+    if lead.outcome is not None:
+        data["outcome"] = {
+            key: _iso(value) if isinstance(value, datetime) else value
+            for key in OUTCOME_KEYS
+            if (value := getattr(lead.outcome, key)) is not None
+        }
+    return data
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def _parse_outcome(raw: Any, where: str) -> Outcome | None:
     if raw is None:
         return None

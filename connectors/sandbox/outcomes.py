@@ -53,9 +53,9 @@ def outcome_of(person: Person) -> PersonOutcome:
     )
     if not opportunity:
         return PersonOutcome(converted=False, stage="lead")
-    sql_at = _qualified_at(person, rng)
+    sql_at = _second(_qualified_at(person, rng))
     cycle = timedelta(days=(14 + 160 * (1 - intent)) * rng.uniform(0.6, 1.4))
-    close = sql_at + cycle
+    close = _second(sql_at + cycle)
     amount = round(
         1200.0 * max(1.0, (person.company_size or 10) / 50) ** 0.5 * rng.uniform(0.7, 1.3), 2
     )
@@ -64,6 +64,11 @@ def outcome_of(person: Person) -> PersonOutcome:
     if person.converted:
         return PersonOutcome(True, "customer", sql_at=sql_at, won_at=close, amount=amount)
     return PersonOutcome(False, "lost", sql_at=sql_at, lost_at=close, amount=amount)
+
+
+def _second(moment: datetime) -> datetime:
+    """Whole seconds, as the generator dates everything (and CRMs store dates)."""
+    return moment.replace(microsecond=0)
 
 
 def _qualified_at(person: Person, rng: random.Random) -> datetime:
