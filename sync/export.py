@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Protocol, TextIO, runtime_checkable
+from typing import Annotated, Any, Protocol, TextIO, runtime_checkable
 
 import typer
 from rich.console import Console
@@ -36,22 +36,21 @@ class ReadsOutcomes(Protocol):
     def outcomes(self, lead_ids: Sequence[str]) -> dict[str, Outcome]: ...
 
 
-def export_leads(
+def account_leads(
     connector: Connector,
-    out: TextIO,
     *,
     since: datetime | None = None,
     with_outcomes: bool = False,
     require_consent: bool = False,
     progress: Callable[[int], None] = lambda n: None,
-) -> int:
-    """Write every lead (changed at or after ``since``, when given) to ``out``; the count."""
+) -> Iterator[Lead]:
+    """The account's leads as the engine sees them (changed at or after ``since``, when
+    given), a connector page at a time, each with its outcome when ``with_outcomes``."""
     if with_outcomes and not isinstance(connector, ReadsOutcomes):
         raise LeadsyncError(
             f"this CRM's connector cannot read outcomes yet ({type(connector).__name__}): "
             "export without --with-outcomes"
         )
-    written = 0
     for page in _pages(connector, since):
         crm_leads = list(page.leads)
         outcomes = (
@@ -65,9 +64,16 @@ def export_leads(
                 lead = Lead(lead.id, lead.properties, ())
             if with_outcomes:
                 lead = dataclasses.replace(lead, outcome=outcomes.get(lead.id))
-            out.write(json.dumps(lead_json(lead), ensure_ascii=False) + "\n")
-        written += len(crm_leads)
+            yield lead
         progress(len(crm_leads))
+
+
+def export_leads(connector: Connector, out: TextIO, **options: Any) -> int:
+    """Write :func:`account_leads` (same options) to ``out`` as JSON Lines; the count."""
+    written = 0
+    for lead in account_leads(connector, **options):
+        out.write(json.dumps(lead_json(lead), ensure_ascii=False) + "\n")
+        written += 1
     return written
 
 

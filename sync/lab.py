@@ -1,15 +1,19 @@
-"""The model lab: ``leadsync model backtest`` and ``leadsync model diff``, offline.
+"""The model lab: ``leadsync model backtest`` and ``leadsync model diff``.
 
-Both stream a lead file (JSON Lines or CSV, see :mod:`leadsync.sync.leadfile`) through
+Both stream a lead file (JSON Lines or CSV, see :mod:`leadsync.sync.leadfile`) — or,
+with ``--account``, the account's leads read from the CRM now — through
 the engine and the pure accumulators of :mod:`leadsync.scoring.backtest` and
 :mod:`leadsync.scoring.diff`, so memory stays flat however many leads the file holds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,8 +24,11 @@ from leadsync.errors import LeadError
 from leadsync.scoring.backtest import Backtest
 from leadsync.scoring.diff import ModelDiff
 from leadsync.scoring.engine import compiled
+from leadsync.scoring.lead import Lead
 from leadsync.sync import labreport, leadoptions
-from leadsync.sync.leadfile import read_leads
+from leadsync.sync.commands import AccountsFile, opened
+from leadsync.sync.export import ReadsOutcomes, account_leads
+from leadsync.sync.leadfile import Columns, read_leads
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -33,7 +40,16 @@ class LabFormat(StrEnum):
 
 
 Leads = Annotated[
-    str, typer.Option("--leads", "-l", help="A JSON Lines or CSV file of leads; '-' reads stdin.")
+    str | None,
+    typer.Option("--leads", "-l", help="A JSON Lines or CSV file of leads; '-' reads stdin."),
+]
+FromAccount = Annotated[
+    str | None,
+    typer.Option(
+        "--account",
+        "-a",
+        help="Instead of --leads: read the account's leads (and outcomes) from the CRM now.",
+    ),
 ]
 AsOf = Annotated[
     str | None,
@@ -54,11 +70,38 @@ def _reporter(skip_invalid: bool, counter: list[int]):
     return report if skip_invalid else None
 
 
+@contextlib.contextmanager
+def _source(
+    leads: str | None,
+    account: str | None,
+    accounts_file: Path | None,
+    on_invalid: Callable[[LeadError], None] | None,
+    columns: Columns,
+    outcomes: bool | None,
+) -> Iterator[Iterator[Lead]]:
+    """The leads to run on: a file's, or an account's read now (``outcomes``: True
+    requires them, None takes them when the connector reads them)."""
+    if (leads is None) == (account is None):
+        raise typer.BadParameter("give --leads FILE or --account ID (one of them)")
+    if leads is not None:
+        yield read_leads(leads, on_invalid, columns)
+        return
+    assert account is not None
+    with opened(account, accounts_file) as ctx:
+        yield account_leads(
+            ctx.connector,
+            with_outcomes=bool(outcomes or isinstance(ctx.connector, ReadsOutcomes)),
+            require_consent=ctx.account.require_consent,
+        )
+
+
 def backtest(
     model: Annotated[
         str, typer.Option("--model", "-m", help="A template name, a model name or a .yaml path.")
     ],
-    leads: Leads,
+    leads: Leads = None,
+    account: FromAccount = None,
+    accounts_file: AccountsFile = None,
     as_of: AsOf = None,
     fmt: Fmt = LabFormat.table,
     id_column: leadoptions.IdColumn = "id",
@@ -88,16 +131,14 @@ def backtest(
     moment = leadoptions.as_of(as_of)
     spec = templates.resolve_model(model)
     skipped = [0]
-    source = read_leads(
-        leads,
-        _reporter(skip_invalid, skipped),
-        leadoptions.columns(id_column, outcome_column, maps),
-    )
     engine = compiled(spec)
     now = moment.timestamp()
     lab = Backtest(spec, lowest, target_volume, target_precision)
-    for lead in source:
-        lab.add(engine.score(lead, now), lead.outcome.converted if lead.outcome else None)
+    columns = leadoptions.columns(id_column, outcome_column, maps)
+    reporter = _reporter(skip_invalid, skipped)
+    with _source(leads, account, accounts_file, reporter, columns, True) as source:
+        for lead in source:
+            lab.add(engine.score(lead, now), lead.outcome.converted if lead.outcome else None)
     report = lab.report()
     if fmt is LabFormat.json:
         print(json.dumps(labreport.backtest_json(report), ensure_ascii=False))
@@ -117,7 +158,9 @@ def backtest(
 def diff(
     old: Annotated[str, typer.Argument(help="The model as it is (template, name or .yaml).")],
     new: Annotated[str, typer.Argument(help="The model as it would be.")],
-    leads: Leads,
+    leads: Leads = None,
+    account: FromAccount = None,
+    accounts_file: AccountsFile = None,
     as_of: AsOf = None,
     fmt: Fmt = LabFormat.table,
     id_column: leadoptions.IdColumn = "id",
@@ -131,21 +174,19 @@ def diff(
     moment = leadoptions.as_of(as_of)
     old_spec, new_spec = templates.resolve_model(old), templates.resolve_model(new)
     skipped = [0]
-    source = read_leads(
-        leads,
-        _reporter(skip_invalid, skipped),
-        leadoptions.columns(id_column, outcome_column, maps),
-    )
     old_engine, new_engine = compiled(old_spec), compiled(new_spec)
     now = moment.timestamp()
     changes = ModelDiff(old_spec, new_spec, top)
     old_lab, new_lab = Backtest(old_spec, top), Backtest(new_spec, top)
-    for lead in source:
-        before, after = old_engine.score(lead, now), new_engine.score(lead, now)
-        changes.add(before, after)
-        converted = lead.outcome.converted if lead.outcome else None
-        old_lab.add(before, converted)
-        new_lab.add(after, converted)
+    columns = leadoptions.columns(id_column, outcome_column, maps)
+    reporter = _reporter(skip_invalid, skipped)
+    with _source(leads, account, accounts_file, reporter, columns, None) as source:
+        for lead in source:
+            before, after = old_engine.score(lead, now), new_engine.score(lead, now)
+            changes.add(before, after)
+            converted = lead.outcome.converted if lead.outcome else None
+            old_lab.add(before, converted)
+            new_lab.add(after, converted)
     report = changes.report()
     old_backtest, new_backtest = old_lab.report(), new_lab.report()
     backtests = (old_backtest, new_backtest) if old_backtest.leads else None

@@ -99,3 +99,42 @@ def test_export_is_what_the_engine_scores_and_backtests(sandbox, tmp_path):
     assert since.returncode == 0 and since.stdout == ""
     naive = run(sandbox, tmp_path, "export", "--account", "acme", "--since", "2026-01-01")
     assert naive.returncode == 2 and "has no timezone" in naive.stderr
+
+
+def test_the_lab_reads_an_account_directly(sandbox, tmp_path):
+    backtest = run(
+        sandbox,
+        tmp_path,
+        "model",
+        "backtest",
+        "-m",
+        "b2b-saas",
+        "--account",
+        "acme",
+        "--as-of",
+        "2026-11-01T00:00:00Z",
+        "-f",
+        "json",
+    )
+    assert backtest.returncode == 0, backtest.stderr
+    report = json.loads(backtest.stdout)
+    assert report["leads"] + report["without_outcome"] == 450 and report["converted"] > 0
+    diff = run(
+        sandbox,
+        tmp_path,
+        "model",
+        "diff",
+        "b2b-saas",
+        "lifecycle-phases",
+        "--account",
+        "acme",
+        "--as-of",
+        "2026-11-01T00:00:00Z",
+        "-f",
+        "json",
+    )
+    assert diff.returncode == 0, diff.stderr
+    compared = json.loads(diff.stdout)
+    assert compared["leads"] == 450 and compared["backtest"]["old"] == report
+    neither = run(sandbox, tmp_path, "model", "backtest", "-m", "b2b-saas")
+    assert neither.returncode == 2 and "give --leads FILE or --account ID" in neither.stderr
