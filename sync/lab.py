@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from leadsync.config import templates
-from leadsync.errors import LeadError
+from leadsync.errors import LeadError, LeadsyncError
 from leadsync.scoring.backtest import Backtest
 from leadsync.scoring.diff import ModelDiff
 from leadsync.scoring.engine import compiled
@@ -140,6 +140,12 @@ def backtest(
         for lead in source:
             lab.add(engine.score(lead, now), lead.outcome.converted if lead.outcome else None)
     report = lab.report()
+    if not report.leads:
+        where = leads if leads is not None else f"account {account}"
+        raise LeadsyncError(
+            f"{where}: no lead has an outcome ({report.without_outcome} read): give each "
+            "an outcome.converted, or name the CSV column with --outcome-column"
+        )
     if fmt is LabFormat.json:
         print(json.dumps(labreport.backtest_json(report), ensure_ascii=False))
     elif fmt is LabFormat.html:
@@ -148,11 +154,6 @@ def backtest(
         labreport.backtest_table(report, Console())
     if skipped[0]:
         err.print(f"{skipped[0]} invalid line(s) skipped.")
-    if not report.leads:
-        err.print(
-            f"No lead has an outcome ({report.without_outcome} read): give one with "
-            "outcome.converted, or --outcome-column for CSV."
-        )
 
 
 def diff(

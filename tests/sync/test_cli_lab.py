@@ -181,3 +181,14 @@ def test_generated_leads_backtest_from_stdin():
     report = json.loads(done.stdout)
     assert report["leads"] + report["without_outcome"] == 400
     assert 0 < report["converted"] < report["leads"] and report["auc"] > 0.55
+
+
+def test_a_file_without_outcomes_is_one_message(tmp_path):
+    path = tmp_path / "leads.csv"
+    path.write_text("id,title\nk1,CEO\n", encoding="utf-8")
+    done = run("model", "backtest", "-m", "b2b-saas", "-l", str(path))
+    assert done.returncode == 1 and done.stdout == ""
+    assert (
+        f"error: {path}: no lead has an outcome (1 read)" in done.stderr
+        and "--outcome-column" in done.stderr
+    )
