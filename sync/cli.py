@@ -16,7 +16,7 @@ from leadsync.config import templates
 from leadsync.errors import LeadError, LeadsyncError, ModelError
 from leadsync.scoring.engine import ScoreResult, score
 from leadsync.scoring.model import ScoringModel
-from leadsync.sync import commands, export, lab, leadoptions, output, status
+from leadsync.sync import commands, export, history_command, lab, leadoptions, output, status
 from leadsync.sync.describe import describe_model
 from leadsync.sync.leadfile import read_leads
 
@@ -39,7 +39,7 @@ app.command("backfill")(commands.backfill)
 app.command("sync")(commands.sync)
 app.command("explain")(commands.explain)
 app.command("runs")(commands.runs)
-app.command("history")(commands.history)
+app.command("history")(history_command.history)
 app.command("export")(export.export)
 app.command("forget")(commands.forget)
 app.command("status")(status.status)

@@ -337,63 +337,6 @@ def runs(
     out.print(table)
 
 
-def history(
-    account: AccountOption,
-    contact: Annotated[str, typer.Option("--contact", "-c", help="The record id.")],
-    at: Annotated[
-        str | None,
-        typer.Option(help="Only the score the record had at this moment (ISO 8601, timezone)."),
-    ] = None,
-    as_json: AsJson = False,
-) -> None:
-    """The scores leadsync wrote for one record, oldest first, or the one it had --at T."""
-    from leadsync.sync.leadoptions import as_of
-
-    moment = as_of(at) if at is not None else None
-    store = StateStore(Settings().state_url())
-    try:
-        if moment is None:
-            entries = store.history.of(account, contact)
-        else:
-            found = store.history.at(account, contact, moment)
-            entries = [found] if found else []
-    finally:
-        store.close()
-    if as_json:
-        for e in entries:
-            typer.echo(
-                json.dumps(
-                    {
-                        "id": e.lead_id,
-                        "at": e.scored_at.isoformat(),
-                        "score": str(e.score),
-                        "tier": e.tier,
-                        "mql": e.mql,
-                        "model": e.model,
-                        "reasons_digest": e.reasons_digest,
-                    }
-                )
-            )
-        return
-    if not entries:
-        when = f" at {moment.isoformat()}" if moment else ""
-        out.print(f"{account}: no score written for {contact}{when}.")
-        return
-    table = Table(title=f"{account}: scores written for {contact}")
-    for column in ("at", "score", "tier", "MQL", "model", "reasons digest"):
-        table.add_column(column)
-    for e in entries:
-        table.add_row(
-            e.scored_at.isoformat(timespec="seconds"),
-            format_points(e.score, signed=False),
-            e.tier,
-            "✔" if e.mql else "",
-            e.model,
-            e.reasons_digest,
-        )
-    out.print(table)
-
-
 def forget(
     account: AccountOption,
     contact: Annotated[
