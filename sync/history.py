@@ -95,6 +95,17 @@ class ScoreHistory:
             row = conn.execute(query).first()
         return _entry(row) if row is not None else None
 
+    def became_mql(self, account_id: str, lead_id: str) -> HistoryEntry | None:
+        """The score with which the lead last crossed into MQL (from a non-MQL score or
+        none), or None if it never was one."""
+        crossed = None
+        was_mql = False
+        for entry in self.of(account_id, lead_id):
+            if entry.mql and not was_mql:
+                crossed = entry
+            was_mql = entry.mql
+        return crossed
+
 
 def _entry(row: Row) -> HistoryEntry:
     return HistoryEntry(

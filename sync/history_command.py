@@ -28,13 +28,19 @@ def history(
         str | None,
         typer.Option(help="Only the score the record had at this moment (ISO 8601, timezone)."),
     ] = None,
+    became_mql: Annotated[
+        bool, typer.Option("--became-mql", help="Only the score with which it last became MQL.")
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """The scores leadsync wrote for one record, oldest first, or the one it had --at T."""
     moment = as_of(at) if at is not None else None
     store = StateStore(Settings().state_url())
     try:
-        if moment is None:
+        if became_mql:
+            found = store.history.became_mql(account, contact)
+            entries = [found] if found else []
+        elif moment is None:
             entries = store.history.of(account, contact)
         else:
             found = store.history.at(account, contact, moment)
@@ -58,7 +64,7 @@ def history(
             )
         return
     if not entries:
-        when = f" at {moment.isoformat()}" if moment else ""
+        when = " as an MQL" if became_mql else f" at {moment.isoformat()}" if moment else ""
         out.print(f"{account}: no score written for {contact}{when}.")
         return
     table = Table(title=f"{account}: scores written for {contact}")

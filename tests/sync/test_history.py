@@ -71,6 +71,8 @@ def test_score_at_a_moment_and_forget(state_url):
         assert store.history.at("a", "l1", T0) == first
         assert store.history.at("a", "l1", T0 + timedelta(days=2)) == first
         assert store.history.at("a", "l1", T0 + timedelta(days=90)) == second
+        assert store.history.became_mql("a", "l1") == second
+        assert store.history.became_mql("a", "l2") is None
         removed = store.forget("a", ["l1"])
         assert removed == 2
         assert store.history.of("a", "l1") == [] and len(store.history.of("a", "l2")) == 1
@@ -106,6 +108,8 @@ def test_the_history_command(tmp_path):
     assert [json.loads(x)["score"] for x in both.stdout.splitlines()] == ["40", "75"]
     then = run("-c", "42", "--at", "2026-11-03T00:00:00Z", "--json")
     assert [json.loads(x)["tier"] for x in then.stdout.splitlines()] == ["warm"]
+    mql = run("-c", "42", "--became-mql", "--json")
+    assert [json.loads(x)["score"] for x in mql.stdout.splitlines()] == ["75"]
     table = run("-c", "42")
     assert "scores written for 42" in table.stdout and "mql" in table.stdout
     none = run("-c", "42", "--at", "2026-01-01T00:00:00Z")
