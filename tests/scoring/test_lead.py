@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from leadsync.errors import LeadError
-from leadsync.scoring.lead import parse_lead
+from leadsync.scoring.lead import lead_json, parse_lead
 
 
 def test_a_valid_lead():
@@ -86,3 +86,31 @@ def test_malformed_leads_say_what_and_where(data, message):
         parse_lead(data, "leads.jsonl:3")
     assert message in str(caught.value)
     assert str(caught.value).startswith("leads.jsonl:3")
+
+
+def test_lead_json_is_what_parse_lead_reads_back():
+    data = {
+        "id": "x",
+        "properties": {"email": "a@b.io", "company_size": 12, "consent": True, "note": None},
+        "events": [
+            {"type": "page_view", "at": "2026-11-01T10:00:00Z", "url": "/pricing"},
+            {
+                "type": "content_download",
+                "at": "2026-11-02T08:30:00+02:00",
+                "asset": "Acme case study",
+                "kind": "case_study",
+            },
+        ],
+        "outcome": {"converted": False, "lost_at": "2026-05-02", "amount": 10.5, "stage": "lost"},
+    }
+    lead = parse_lead(data)
+    written = lead_json(lead)
+    assert parse_lead(written) == lead
+    assert written["events"][0]["at"] == "2026-11-01T10:00:00Z"
+    assert written["outcome"] == {
+        "converted": False,
+        "stage": "lost",
+        "amount": 10.5,
+        "lost_at": "2026-05-02T00:00:00Z",
+    }
+    assert "outcome" not in lead_json(parse_lead({"id": "y"}))
