@@ -198,6 +198,13 @@ def sandbox(
     metadata_access: Annotated[
         bool, typer.Option(help="Salesforce: the API user may use the Metadata API.")
     ] = True,
+    outcomes: Annotated[
+        bool,
+        typer.Option(
+            help="Salesforce: serve the generated outcomes (opportunities; leads that reached "
+            "one converted, so the sync no longer reads them)."
+        ),
+    ] = False,
 ) -> None:
     """Run a sandbox CRM in the foreground and print how to point a client at it."""
     from leadsync.connectors.sandbox.faults import Faults
@@ -229,6 +236,7 @@ def sandbox(
             faults=faults,
             score_fields=score_fields,
             metadata_access=metadata_access,
+            outcomes=outcomes,
         )
     else:
         raise typer.BadParameter("hubspot, salesforce or leads", param_hint="CRM")

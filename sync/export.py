@@ -4,12 +4,13 @@ The leads exactly as the engine sees them — what the connector reads, events a
 without the events of leads lacking consent when the account requires it — one line
 per lead, a page of the connector at a time, so memory does not grow with the
 account. With ``--with-outcomes``, each lead carries what became of it, read from the
-CRM page by page (only connectors that read outcomes: HubSpot today).
+CRM page by page, and Salesforce's converted Leads, which scoring leaves out, follow.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,14 @@ class ReadsOutcomes(Protocol):
     def outcomes(self, lead_ids: Sequence[str]) -> dict[str, Outcome]: ...
 
 
+@runtime_checkable
+class ReadsConvertedLeads(Protocol):
+    """A connector whose scoring reads leave out converted leads (Salesforce's Leads),
+    which an export with outcomes adds."""
+
+    def converted_leads(self, since: datetime | None = None) -> Iterator[LeadPage]: ...
+
+
 def account_leads(
     connector: Connector,
     *,
@@ -51,7 +60,10 @@ def account_leads(
             f"this CRM's connector cannot read outcomes yet ({type(connector).__name__}): "
             "export without --with-outcomes"
         )
-    for page in _pages(connector, since):
+    pages = _pages(connector, since)
+    if with_outcomes and isinstance(connector, ReadsConvertedLeads):
+        pages = itertools.chain(pages, connector.converted_leads(since))
+    for page in pages:
         crm_leads = list(page.leads)
         outcomes = (
             connector.outcomes([c.lead.id for c in crm_leads])  # type: ignore[attr-defined]
@@ -90,7 +102,7 @@ def export(
         typer.Option(help="Only leads changed at or after this moment (ISO 8601, timezone)."),
     ] = None,
     with_outcomes: Annotated[
-        bool, typer.Option("--with-outcomes", help="Add what became of each lead (HubSpot).")
+        bool, typer.Option("--with-outcomes", help="Add what became of each lead.")
     ] = False,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
