@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -80,15 +80,47 @@ class Event(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of a lead, when known: what a backtest checks scores against.
+
+    Every field is optional; ``converted`` is what a backtest predicts. The engine
+    never reads an outcome.
+    """
+
+    converted: bool | None = None
+    converted_at: datetime | None = None
+    stage: str | None = None
+    amount: float | None = None
+    sql_at: datetime | None = None
+    won_at: datetime | None = None
+    lost_at: datetime | None = None
+
+
+#: The keys of an outcome object, in the order the format documents them.
+OUTCOME_KEYS: tuple[str, ...] = (
+    "converted",
+    "converted_at",
+    "stage",
+    "amount",
+    "sql_at",
+    "won_at",
+    "lost_at",
+)
+_OUTCOME_DATES = frozenset({"converted_at", "sql_at", "won_at", "lost_at"})
+
+
+@dataclass(frozen=True, slots=True)
 class Lead:
-    """A person to score: who they are (``properties``) and what they did (``events``)."""
+    """A person to score: who they are (``properties``), what they did (``events``)
+    and, for evaluating models only, what became of them (``outcome``)."""
 
     id: str
     properties: Mapping[str, Scalar] = field(default_factory=dict)
     events: tuple[Event, ...] = ()
+    outcome: Outcome | None = None
 
 
-_LEAD_KEYS = frozenset({"id", "properties", "events"})
+_LEAD_KEYS = frozenset({"id", "properties", "events", "outcome"})
 
 
 def parse_lead(data: Any, where: str | None = None) -> Lead:
@@ -101,7 +133,8 @@ def parse_lead(data: Any, where: str | None = None) -> Lead:
     unknown = sorted(set(data) - _LEAD_KEYS)
     if unknown:
         raise LeadError(
-            f"unknown key {unknown[0]!r} (a lead has only id, properties and events)", where
+            f"unknown key {unknown[0]!r} (a lead has only id, properties, events and outcome)",
+            where,
         )
     lead_id = data.get("id")
     if isinstance(lead_id, bool) or not isinstance(lead_id, str | int) or str(lead_id) == "":
@@ -127,7 +160,93 @@ def parse_lead(data: Any, where: str | None = None) -> Lead:
     if not isinstance(raw_events, list):
         raise LeadError(f"events must be a list, not {_kind(raw_events)}", here)
     events = tuple([_parse_event(raw, i, here) for i, raw in enumerate(raw_events)])
-    return Lead(lead_id, properties, events)
+    return Lead(lead_id, properties, events, _parse_outcome(data.get("outcome"), here))
+
+
+def lead_json(lead: Lead) -> dict[str, Any]:
+    """The lead in the canonical format, JSON-ready: what :func:`parse_lead` reads back."""
+    data: dict[str, Any] = {
+        "id": lead.id,
+        "properties": dict(lead.properties),
+        "events": [{"type": e.type, "at": _iso(e.at), **e.attrs} for e in lead.events],
+    }
+    if lead.outcome is not None:
+        data["outcome"] = {
+            key: _iso(value) if isinstance(value, datetime) else value
+            for key in OUTCOME_KEYS
+            if (value := getattr(lead.outcome, key)) is not None
+        }
+    return data
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _parse_outcome(raw: Any, where: str) -> Outcome | None:
+    if raw is None:
+        return None
+    if type(raw) is not dict:
+        raise LeadError(f"outcome must be an object, not {_kind(raw)}", where)
+    unknown = sorted(set(raw) - set(OUTCOME_KEYS))
+    if unknown:
+        raise LeadError(
+            f"outcome.{unknown[0]}: unknown key (an outcome has {', '.join(OUTCOME_KEYS)})", where
+        )
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        try:
+            values[key] = outcome_value(key, value)
+        except ValueError as error:
+            raise LeadError(f"outcome.{key}: {error}", where) from None
+    return Outcome(**values)
+
+
+def outcome_value(key: str, value: Any) -> Any:
+    """Check one outcome value (``key`` one of :data:`OUTCOME_KEYS`) and return it typed.
+
+    Dates are ISO 8601 timestamps with a timezone, or plain dates (``2026-05-02``,
+    midnight UTC), since CRMs keep close dates as dates. Raises :class:`ValueError`
+    with the reason; the caller names the field or column.
+    """
+    if value is None:
+        return None
+    if key == "converted":
+        if type(value) is not bool:
+            raise ValueError(f"must be true, false or null, not {_kind(value)}")
+        return value
+    if key == "stage":
+        if type(value) is not str:
+            raise ValueError(f"must be a string, not {_kind(value)}")
+        return value or None
+    if key == "amount":
+        if type(value) is str:
+            try:
+                return float(value.replace(",", "")) if value.strip() else None
+            except ValueError:
+                raise ValueError(f"{value!r} is not a number") from None
+        if type(value) not in (int, float):
+            raise ValueError(f"must be a number, not {_kind(value)}")
+        return float(value)
+    if key in _OUTCOME_DATES:
+        return _outcome_moment(value)
+    raise ValueError("unknown key")
+
+
+def _outcome_moment(value: Any) -> datetime | None:
+    if type(value) is not str:
+        raise ValueError(f"must be an ISO 8601 date or timestamp, not {_kind(value)}")
+    if not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO 8601 date or timestamp") from None
+    if len(value.strip()) == 10:
+        return moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no timezone (add 'Z' or an offset like +00:00)")
+    return moment
 
 
 def _parse_event(raw: Any, index: int, where: str) -> Event:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +16,7 @@ from leadsync.config import templates
 from leadsync.errors import LeadError, LeadsyncError, ModelError
 from leadsync.scoring.engine import ScoreResult, score
 from leadsync.scoring.model import ScoringModel
-from leadsync.sync import commands, output, status
+from leadsync.sync import commands, export, history_command, lab, leadoptions, output, status
 from leadsync.sync.describe import describe_model
 from leadsync.sync.leadfile import read_leads
 
@@ -26,7 +26,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-model_app = typer.Typer(help="Check, show and list scoring models.", no_args_is_help=True)
+model_app = typer.Typer(
+    help="Check, show and list scoring models; backtest and compare them on leads.",
+    no_args_is_help=True,
+)
 app.add_typer(model_app, name="model")
 config_app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -36,8 +39,12 @@ app.command("backfill")(commands.backfill)
 app.command("sync")(commands.sync)
 app.command("explain")(commands.explain)
 app.command("runs")(commands.runs)
+app.command("history")(history_command.history)
+app.command("export")(export.export)
 app.command("forget")(commands.forget)
 app.command("status")(status.status)
+model_app.command("backtest")(lab.backtest)
+model_app.command("diff")(lab.diff)
 
 EXIT_INVALID_DATA = 1
 EXIT_INVALID_MODEL = 2
@@ -51,18 +58,6 @@ class Format(StrEnum):
     csv = "csv"
 
 
-def _as_of(text: str | None) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO 8601 date or timestamp") from None
-    if moment.tzinfo is None:
-        raise typer.BadParameter(f"{text!r} has no timezone (add 'Z' or an offset like +02:00)")
-    return moment
-
-
 @app.command("score")
 def score_command(
     model: Annotated[
@@ -73,10 +68,13 @@ def score_command(
         typer.Option(
             "--leads",
             "-l",
-            help="A JSON Lines file of canonical leads; '-' reads stdin. "
+            help="A JSON Lines or CSV file of leads; '-' reads stdin. "
             "Default: the example leads shipped with leadsync.",
         ),
     ] = None,
+    id_column: leadoptions.IdColumn = "id",
+    outcome_column: leadoptions.OutcomeColumn = None,
+    maps: leadoptions.Maps = None,
     as_of: Annotated[
         str | None,
         typer.Option(help="Score as of this moment (ISO 8601 with a timezone). Default: now."),
@@ -91,7 +89,7 @@ def score_command(
 
     jsonl and csv stream one line per lead, in input order, in constant memory.
     """
-    moment = _as_of(as_of)
+    moment = leadoptions.as_of(as_of)
     spec = templates.resolve_model(model)
     if leads is None:
         leads = str(templates.example_leads())
@@ -103,7 +101,12 @@ def score_command(
         skipped += 1
         err.print(f"skipped {error}", markup=False)
 
-    results = _scored(read_leads(leads, report if skip_invalid else None), spec, moment)
+    source = read_leads(
+        leads,
+        report if skip_invalid else None,
+        leadoptions.columns(id_column, outcome_column, maps),
+    )
+    results = _scored(source, spec, moment)
     if fmt is Format.jsonl:
         output.write_jsonl(results, sys.stdout)
     elif fmt is Format.csv:
@@ -173,7 +176,13 @@ def demo(
 
 @app.command("sandbox")
 def sandbox(
-    crm: Annotated[str, typer.Argument(help="hubspot or salesforce")],
+    crm: Annotated[
+        str,
+        typer.Argument(
+            help="hubspot or salesforce; or leads: print the generated people as canonical "
+            "JSON Lines with their outcome, to backtest models on them."
+        ),
+    ],
     port: Annotated[int, typer.Option(help="0 picks a free port.")] = 0,
     contacts: Annotated[int, typer.Option(help="How many contacts (leads) to generate.")] = 1000,
     seed: Annotated[int, typer.Option(help="The data generator's seed.")] = 0,
@@ -189,6 +198,13 @@ def sandbox(
     metadata_access: Annotated[
         bool, typer.Option(help="Salesforce: the API user may use the Metadata API.")
     ] = True,
+    outcomes: Annotated[
+        bool,
+        typer.Option(
+            help="Salesforce: serve the generated outcomes (opportunities; leads that reached "
+            "one converted, so the sync no longer reads them)."
+        ),
+    ] = False,
 ) -> None:
     """Run a sandbox CRM in the foreground and print how to point a client at it."""
     from leadsync.connectors.sandbox.faults import Faults
@@ -197,7 +213,9 @@ def sandbox(
         Faults.parse(faults)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--faults") from None
-    if crm == "hubspot":
+    if crm == "leads":
+        _print_generated_leads(contacts, seed)
+    elif crm == "hubspot":
         from leadsync.connectors.sandbox.hubspot.server import serve_forever
 
         serve_forever(
@@ -218,9 +236,21 @@ def sandbox(
             faults=faults,
             score_fields=score_fields,
             metadata_access=metadata_access,
+            outcomes=outcomes,
         )
     else:
-        raise typer.BadParameter("hubspot or salesforce", param_hint="CRM")
+        raise typer.BadParameter("hubspot, salesforce or leads", param_hint="CRM")
+
+
+def _print_generated_leads(contacts: int, seed: int) -> None:
+    import json
+
+    from leadsync.connectors.sandbox.data import generate
+    from leadsync.connectors.sandbox.leads import lead_jsons
+
+    write = sys.stdout.write
+    for lead in lead_jsons(generate(contacts, seed=seed)):
+        write(json.dumps(lead, ensure_ascii=False) + "\n")
 
 
 def _duration(text: str, option: str, *, zero: bool = False) -> timedelta:

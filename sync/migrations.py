@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
@@ -161,6 +162,22 @@ account_status = Table(
 )
 
 
+score_history = Table(
+    "score_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(64), nullable=False),
+    Column("lead_id", String, nullable=False),
+    Column("scored_at", UTCDateTime(), nullable=False),
+    Column("score", String, nullable=False),
+    Column("tier", String, nullable=False),
+    Column("mql", Boolean, nullable=False),
+    Column("model", String, nullable=False),
+    Column("reasons_digest", String(32), nullable=False),
+    Index("ix_score_history_lead", "account_id", "lead_id", "scored_at"),
+)
+
+
 def _v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[cursors, lead_scores, crossings, failed_writes, runs])
 
@@ -207,8 +224,13 @@ def _v4(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE crossings ADD COLUMN error TEXT"))
 
 
+def _v5(conn: Connection) -> None:
+    """Score history: every score written to the CRM, with its time (a new table)."""
+    metadata.create_all(conn, tables=[score_history])
+
+
 #: Version n is reached by running STEPS[n - 1].
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 
 
 def current_version(conn: Connection) -> int:

@@ -293,6 +293,8 @@ class Sync:
             rows[lead_id].update(digest="", crm_stamp=None)
         with self._transaction() as conn:
             self.store.save_scores(conn, account_id, rows.values())
+            done = [by_id[lead_id] for lead_id in outcome.done]
+            self.store.history.record(conn, account_id, done, self.threshold)
             self.store.record_failed_writes(
                 conn,
                 account_id,

@@ -6,7 +6,8 @@
 - ``crossings``      MQL crossings and the task each created: the intent is recorded
                      before the task is created, so a crash never creates it twice;
 - ``failed_writes``  score writes the CRM refused, retried at the next run;
-- ``runs``           the run history.
+- ``runs``           the run history;
+- ``score_history``  every score written, with its time (:mod:`leadsync.sync.history`).
 
 SQLAlchemy Core on SQLite by default (WAL), PostgreSQL through the same code. The
 schema is versioned (:mod:`leadsync.sync.migrations`). No secret is ever stored.
@@ -36,6 +37,7 @@ from sqlalchemy.exc import DataError
 from leadsync.connectors.base import OwnWrite
 from leadsync.errors import StateError
 from leadsync.sync.database import open_engine, safe_url, upsert
+from leadsync.sync.history import ScoreHistory
 from leadsync.sync.migrations import (
     account_status,
     crossings,
@@ -43,6 +45,7 @@ from leadsync.sync.migrations import (
     failed_writes,
     lead_scores,
     runs,
+    score_history,
 )
 
 #: Ids per ``IN (…)`` list: well under SQLite's 999 bound parameters (older builds) and
@@ -125,6 +128,7 @@ class StateStore:
         """Open the database at ``url`` (see :func:`open_engine`), its schema up to date."""
         self.url = url
         self.engine: Engine = open_engine(url)
+        self.history = ScoreHistory(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -435,7 +439,7 @@ class StateStore:
         ids = list(lead_ids)  # once: an iterator would be spent after the first table
         removed = 0
         with self.engine.begin() as conn:
-            for table in (lead_scores, crossings, failed_writes):
+            for table in (lead_scores, crossings, failed_writes, score_history):
                 for chunk in _chunks(ids, CHUNK):
                     removed += conn.execute(
                         table.delete().where(

@@ -64,11 +64,12 @@ from leadsync.connectors.hubspot.engagement import (
     rollup_events,
 )
 from leadsync.connectors.hubspot.http import HubSpotHttp
+from leadsync.connectors.hubspot.outcomes import read_outcomes
 from leadsync.connectors.hubspot.writes import HubSpotWriter, batch_read
 from leadsync.connectors.ratelimit import RateLimiter
 from leadsync.connectors.retry import RetryPolicy
 from leadsync.errors import CrmError
-from leadsync.scoring.lead import Event
+from leadsync.scoring.lead import Event, Outcome
 
 __all__ = ["BATCH_LIMITS", "DEFAULT_MAPPING", "SEARCH_CAP", "HubSpotConnector", "open_hubspot"]
 
@@ -89,6 +90,7 @@ BATCH_LIMITS = {
     "notes.batch_read": 100,
     "tasks.batch_read": 100,
     "tasks.batch_create": 100,
+    "deals.batch_read": 100,
     "associations.": 1000,
 }
 _Group = list[tuple[list[dict[str, Any]], str | None, int]]
@@ -286,6 +288,10 @@ class HubSpotConnector:
         """One contact with its engagement, or None when it does not exist."""
         found = self.read_leads([lead_id])
         return found[0] if found else None
+
+    def outcomes(self, lead_ids: Sequence[str]) -> dict[str, Outcome]:
+        """What became of these contacts: lifecycle stage and deals (see ``outcomes.py``)."""
+        return read_outcomes(self.http, self.writer, lead_ids)
 
     def existing(self, lead_ids: Sequence[str]) -> set[str]:
         """Which of these contacts still exist (batch reads of 100)."""

@@ -45,6 +45,7 @@ DEFAULT_MAPPING: Mapping[str, str] = {
     "owner_id": "hubspot_owner_id",
     "marketing_consent": "hs_legal_basis",
     "uses_competitor": "uses_competitor",
+    "trading_area": "trading_area",
 }
 OBJECT_TYPE = "contact"
 

@@ -71,8 +71,8 @@ def batch_read(
 ) -> list[dict[str, Any]]:
     """Objects by id, 100 a call; transient per-input errors retried once, then raised."""
     method = (
-        "crm.contacts.batch_api.read"
-        if object_type == "contacts"
+        f"crm.{object_type}.batch_api.read"
+        if object_type in ("contacts", "deals")
         else f"crm.objects.{object_type}.batch_api.read"
     )
     out: list[dict[str, Any]] = []

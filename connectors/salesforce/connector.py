@@ -58,6 +58,7 @@ from leadsync.connectors.salesforce.api import SalesforceApi
 from leadsync.connectors.salesforce.auth import Authenticator
 from leadsync.connectors.salesforce.bulk import POLL_DELAYS, BulkJobs, within_window
 from leadsync.connectors.salesforce.fields import check_score_fields, create_hint
+from leadsync.connectors.salesforce.outcomes import converted_lead_pages, read_outcomes
 from leadsync.connectors.salesforce.records import ObjectMap, object_maps, object_of, stamp_of
 from leadsync.connectors.salesforce.setup import create_score_fields
 from leadsync.connectors.salesforce.soql import Row, chunk_ids, format_stamp, parse_stamp, select
@@ -68,6 +69,7 @@ from leadsync.errors import CrmError
 
 if TYPE_CHECKING:
     from leadsync.config.accounts import Account
+    from leadsync.scoring.lead import Outcome
 
 __all__ = ["SalesforceConnector", "open_salesforce", "use_session_factory"]
 
@@ -339,6 +341,17 @@ class SalesforceConnector:
     def get_lead(self, lead_id: str) -> CrmLead | None:
         found = self.read_leads([lead_id])
         return found[0] if found else None
+
+    def outcomes(self, lead_ids: Sequence[str]) -> dict[str, Outcome]:
+        """What became of these Leads and Contacts (see ``outcomes.py``)."""
+        return read_outcomes(self.api, lead_ids)
+
+    def converted_leads(self, since: datetime | None = None) -> Iterator[LeadPage]:
+        """Converted Leads, which scoring leaves out, for an export (see ``outcomes.py``)."""
+        om = self.maps.get("Lead")
+        if om is None:
+            return iter(())
+        return converted_lead_pages(self.api, om, self.sources["Lead"], since)
 
     def existing(self, lead_ids: Sequence[str]) -> set[str]:
         out: set[str] = set()

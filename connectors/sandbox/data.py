@@ -13,15 +13,19 @@ Why it is built this way:
   regenerates it on demand from ``(seed, key)``, so a million people fit in memory.
 - **Realistic and complete**: titles, sizes, industries, countries, business and
   personal email domains, missing and malformed values; engagement that makes every
-  rule of the shipped scoring templates fire somewhere (pricing, careers and blog
-  pages, "Request a demo" forms, case-study and white-paper downloads, webinars,
+  rule of the shipped scoring templates fire somewhere (pricing and blog pages, careers
+  pages visited by job seekers — a persona of their own, who never buy — "Request a
+  demo" forms, case-study and white-paper downloads named so that a CRM's form names
+  say their kind, webinars,
   email opens and promotional clicks, newsletter (un)subscriptions, meetings, calls,
   contact and quote requests, "/new-arrivals"; carts, abandoned carts and purchases
   for consumers); varied recency (many people silent for more than 90 days). A test
   scores the data with every shipped template and checks that no rule stays silent.
 - **An outcome to evaluate models against**: ``converted`` is hidden from the CRM
   mapping by convention and correlated with fit (title, size, industry, business
-  email) and behaviour (the latent ``intent`` that also drives the activities).
+  email) and behaviour (the latent ``intent`` that also drives the activities), with
+  some wins from low-fit leads; :mod:`~leadsync.connectors.sandbox.outcomes` dates it
+  and :mod:`~leadsync.connectors.sandbox.leads` writes people as canonical leads with it.
 """
 
 from __future__ import annotations
@@ -116,8 +120,12 @@ class Person:
     """A lead or contact. ``key`` (0..n-1) is stable for a given seed.
 
     ``converted`` is the hidden outcome for model evaluation: CRM mappings should
-    not expose it. ``intent`` (0..100) is the latent interest that drives both the
-    activities and the outcome; it is internal to the generator. ``domain`` is the
+    not expose it (:mod:`~leadsync.connectors.sandbox.outcomes` gives its dates, the
+    deal and its stage). ``intent`` (0..100) is the latent buying interest that drives
+    both the activities and the outcome; it is internal to the generator.
+    ``job_seeker`` marks the persona that visits the careers pages to apply, not to
+    buy: low intent, never a customer. ``trading_area`` (main, secondary, outside)
+    follows the country, as a company's configuration of its markets would. ``domain`` is the
     employer's web domain for a business address (None for a consumer); ``age`` is a
     custom property some models score (None for a quarter of the people).
     """
@@ -141,6 +149,8 @@ class Person:
     as_of: datetime = field(default=DEFAULT_AS_OF, repr=False)
     domain: str | None = field(default=None, repr=False)
     age: int | None = field(default=None, repr=False)
+    job_seeker: bool = field(default=False, repr=False)
+    trading_area: str | None = field(default=None, repr=False)
 
     def activities(self) -> list[Activity]:
         """This person's engagement over the year before ``as_of``, sorted by ``at``.
@@ -253,11 +263,13 @@ _CAMPAIGNS: tuple[tuple[str, str, float], ...] = (
     ("Prospecting sequence step 1", "sales", 1.5),
 )  # fmt: skip
 _WEBINARS = ("Lead scoring 101", "From MQL to SQL", "CRM automation live", "Q3 product tour")
+# Every name carries its kind's words ("white paper", "case study", "buying guide",
+# "ebook"): the HubSpot connector knows a download's kind only from its form's name.
 _ASSETS: tuple[tuple[str, str], ...] = (
-    ("The state of B2B marketing 2026", "white_paper"),
-    ("GDPR for marketers", "white_paper"),
-    ("How Globex shortened its sales cycle", "case_study"),
-    ("Acme customer story", "case_study"),
+    ("White paper: the state of B2B marketing 2026", "white_paper"),
+    ("GDPR for marketers white paper", "white_paper"),
+    ("Case study: how Globex shortened its sales cycle", "case_study"),
+    ("Acme case study", "case_study"),
     ("CRM buying guide", "buying_guide"),
     ("The lead scoring ebook", "ebook"),
 )  # fmt: skip
@@ -420,6 +432,12 @@ def generate(n: int, *, seed: int = 0, as_of: datetime | None = None) -> Dataset
         uses_competitor = rand() < 0.12
         logit = -3.9 + 2.2 * fit + 0.045 * intent + (0.4 if uses_competitor else 0.0)
         converted = rand() < 1.0 / (1.0 + math.exp(-logit))
+        # Hashes, not the shared generator, so that every other value stayed as it was.
+        job_seeker = _unit(seed, key, 1) < (0.35 if _is_low_title(title) else 0.03)
+        if job_seeker:  # here for a job: little buying interest, never a customer
+            intent, converted = min(intent, 10), False
+        elif not converted and fit < 0 and _unit(seed, key, 2) < 0.04:
+            converted = True  # a win the fit rules would not predict (a referral, a founder)
         append(
             Person(
                 key=key,
@@ -441,6 +459,8 @@ def generate(n: int, *, seed: int = 0, as_of: datetime | None = None) -> Dataset
                 as_of=as_of,
                 domain=co.domain if business else None,
                 age=_age(seed, key, title),
+                job_seeker=job_seeker,
+                trading_area=_trading_area(country),
             )
         )
     return Dataset(seed=seed, as_of=as_of, owners=owners, people=people)
@@ -464,7 +484,8 @@ def _activities(p: Person) -> list[Activity]:
         return []
     intent = p.intent / 100.0
     n = min(150, int(rng.expovariate(1.0 / (2.0 + 30.0 * intent))) + (1 if rand() < 0.9 else 0))
-    job_seeker = rand() < (0.35 if _is_low_title(p.title) else 0.05)
+    rand()  # was the job-seeker draw; kept so that the draws after it stay as they were
+    job_seeker = p.job_seeker
     subscribed = False
     acts: list[tuple[float, str, dict[str, str]]] = []
     add = acts.append
@@ -581,13 +602,40 @@ def _age(seed: int, key: int, title: str | None) -> int | None:
     return 22 + (h >> 8) % 45
 
 
+def _unit(seed: int, key: int, salt: int) -> float:
+    """A uniform draw in [0, 1) from a cheap integer hash of (seed, key, salt)."""
+    h = (key * 0x9E3779B97F4A7C15 + seed * 0xBF58476D1CE4E5B9 + salt * 0x94D049BB133111EB) % (
+        1 << 64
+    )
+    h = ((h ^ (h >> 31)) * 0xBF58476D1CE4E5B9) % (1 << 64)
+    h = ((h ^ (h >> 29)) * 0x94D049BB133111EB) % (1 << 64)
+    return (h >> 11) / float(1 << 53)
+
+
+#: Countries by trading area: one company's configuration of its markets.
+_MAIN_AREA = frozenset({"FR", "BE", "CH"})
+_SECONDARY_AREA = frozenset({"DE", "GB", "NL", "ES", "IT", "CA", "US"})
+
+
+def _trading_area(country: str | None) -> str | None:
+    if country is None:
+        return None
+    return (
+        "main"
+        if country in _MAIN_AREA
+        else "secondary"
+        if country in _SECONDARY_AREA
+        else "outside"
+    )
+
+
 def _is_low_title(title: str | None) -> bool:
     low = (title or "").lower()
     return any(w in low for w in _LOW_TITLE_WORDS)
 
 
 def _page_path(rng: random.Random, intent: float, job_seeker: bool) -> str:
-    """Pick a page: pricing more likely with intent, careers with job seekers."""
+    """Pick a page: pricing more likely with intent; careers pages for job seekers only."""
     r = rng.random()
     if r < 0.08 + 0.25 * intent:
         return "/pricing"
@@ -595,6 +643,4 @@ def _page_path(rng: random.Random, intent: float, job_seeker: bool) -> str:
         return rng.choice(_BLOG)
     if job_seeker and r < 0.65:
         return rng.choice(("/careers", "/jobs", "/careers/sales-development-rep"))
-    if r < 0.37 + 0.1 * intent:
-        return "/careers"
     return str(rng.choices(_PAGE_V, cum_weights=_PAGE_W)[0])

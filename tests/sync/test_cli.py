@@ -197,3 +197,36 @@ def test_help_everywhere():
     ):
         done = run(*args)
         assert done.returncode == 0 and "Usage" in done.stdout
+
+
+def test_score_reads_a_crm_csv_export_through_a_map(tmp_path):
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "Record ID,Job Title,Number of Employees,Industry,Email\n"
+        "101,CEO,120,Technology,jane@acme.io\n"
+        "102,Student,,,bob@gmail.com\n",
+        encoding="utf-8",
+    )
+    done = run(
+        "score",
+        "-m",
+        "b2b-saas",
+        "-l",
+        str(path),
+        "--map",
+        "hubspot",
+        "-f",
+        "jsonl",
+        "--as-of",
+        AS_OF,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {r["id"]: r for r in map(json.loads, done.stdout.splitlines())}
+    assert rows["101"]["score"] > 0 and {r["rule"] for r in rows["101"]["reasons"]} >= {
+        "exec-title",
+        "company-size",
+    }
+    assert rows["102"]["score"] <= 0
+    unmapped = run("score", "-m", "b2b-saas", "-l", str(path), "-f", "jsonl", "--as-of", AS_OF)
+    assert unmapped.returncode == 1 and "contacts.csv:1: no column 'id'" in unmapped.stderr
+    assert "Traceback" not in unmapped.stderr

@@ -102,6 +102,7 @@ BOUNDED = {
     "cursors.kind": "leadsync's own names",
     "lead_scores.digest": "leadsync's own hash (32 characters)",
     "lead_scores.inputs": "leadsync's own hash of a record's inputs (32 characters)",
+    "score_history.reasons_digest": "leadsync's own hash (32 characters)",
     "crossings.object_type": "leadsync's own names (contact, Lead, Contact)",
     "crossings.state": "leadsync's own names",
     "failed_writes.object_type": "leadsync's own names",

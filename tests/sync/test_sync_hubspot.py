@@ -196,3 +196,38 @@ def test_a_bad_token_is_one_clear_message(hub, monkeypatch):
     message = str(caught.value)
     assert ("pat-wrong" not in message and "401" in message) or "invalid" in message.lower()
     assert hub.store.runs("acme")[0].status == "failed"
+
+
+def test_every_written_score_is_kept_in_the_history(hub):
+    hub.run("backfill")
+    crm = hub.crm_scores()
+    history = hub.store.history
+    first = {cid: history.of("acme", cid) for cid in crm}
+    assert all(len(entries) == 1 for entries in first.values())
+    assert {cid: e[0].score for cid, e in first.items()} == {
+        cid: Decimal(p["lead_score"]) for cid, p in crm.items()
+    }
+    assert all(e[0].tier == crm[cid]["lead_score_tier"] for cid, e in first.items())
+    assert all(
+        e[0].mql == (e[0].score >= 71) and e[0].model == "b2b-saas@1.0" for e in first.values()
+    )
+    plain = [
+        cid for cid, p in crm.items() if "executive title" not in (p["lead_score_reasons"] or "")
+    ][:2]
+    hub.set_titles(dict.fromkeys(plain, "Chief Executive Officer"))
+    hub.run("incremental")
+    for cid in plain:
+        before, after = history.of("acme", cid)
+        assert after.score == before.score + 20 and after.scored_at > before.scored_at
+        assert after.reasons_digest != before.reasons_digest
+        assert (
+            history.at("acme", cid, after.scored_at - (after.scored_at - before.scored_at) / 2)
+            == before
+        )
+        assert history.at("acme", cid, after.scored_at) == after
+        assert history.at("acme", cid, before.scored_at.replace(year=2000)) is None
+    untouched = next(cid for cid in crm if cid not in plain)
+    assert len(history.of("acme", untouched)) == 1
+    hub.store.forget("acme", plain)
+    assert all(history.of("acme", cid) == [] for cid in plain)
+    assert len(history.of("acme", untouched)) == 1

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadsync.connectors.sandbox.faults import Faults
+from leadsync.connectors.sandbox.hubspot.deals import deal_ids
 from leadsync.connectors.sandbox.hubspot.props import (
     format_ms,
     property_value_errors,
@@ -180,6 +181,8 @@ def _assoc_json(req: ApiRequest, key: int, names: list[str]) -> dict[str, Any]:
 def _assoc_ids(store: HubSpotStore, key: int, to: str) -> list[int]:
     if to == "tasks":
         return store.task_ids_of(key)
+    if to == "deals":
+        return deal_ids(store.dataset.people[key])
     return [eid for eid, _ in store.engagements_of(key, to)]
 
 

@@ -24,6 +24,7 @@ from leadsync.connectors.sandbox.hubspot.api import (
     _not_found,
     _paging,
 )
+from leadsync.connectors.sandbox.hubspot.deals import deal_ids
 from leadsync.connectors.sandbox.hubspot.events import EVENT_TYPES
 from leadsync.connectors.sandbox.hubspot.props import (
     format_ms,
@@ -286,6 +287,9 @@ def _targets(store: HubSpotStore, src: str, dst: str, ident: str) -> list[int]:
         oid = int(ident)
     except ValueError:
         return []
+    if src == "deals":
+        p = store.person(ident)
+        return [p.key + 1] if p is not None and deal_ids(p) else []
     if src == "tasks":
         rec = store.tasks.get(oid)
         return [to_id for to_type, to_id, _ in rec.associations if to_type == dst] if rec else []

@@ -13,6 +13,7 @@ import random
 from datetime import datetime
 
 from leadsync.connectors.sandbox.data import Activity, Person
+from leadsync.connectors.sandbox.hubspot.deals import lifecycle_props
 from leadsync.connectors.sandbox.hubspot.props import NUMEMPLOYEES_OPTIONS, format_ms
 
 __all__ = ["derive_contact", "ms"]
@@ -113,6 +114,8 @@ def derive_contact(p: Person, key: int, acts: list[Activity]) -> dict[str, str |
         "hs_lead_status": status,
         "uses_competitor": "true" if p.uses_competitor else "false",
         "age": str(p.age) if p.age is not None else None,
+        "trading_area": p.trading_area,
+        **lifecycle_props(p),
         "hs_analytics_num_page_views": str(views),
         "hs_analytics_num_visits": str(visits),
         "hs_analytics_first_visit_timestamp": fmt(first_view) if first_view else None,

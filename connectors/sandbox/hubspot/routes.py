@@ -19,6 +19,7 @@ from leadsync.connectors.sandbox.hubspot.api import (
     list_contacts,
     search_contacts,
 )
+from leadsync.connectors.sandbox.hubspot.dealapi import batch_read_deals
 from leadsync.connectors.sandbox.hubspot.objects import (
     batch_create_tasks,
     batch_read_associations,
@@ -53,6 +54,7 @@ _E = "(?P<obj>" + "|".join(ENGAGEMENTS) + "|tasks)"
 _C = "/crm/v3/objects/contacts"
 _R, _W = "crm.objects.contacts.read", "crm.objects.contacts.write"
 _SR, _SW = "crm.schemas.contacts.read", "crm.schemas.contacts.write"
+_DR = "crm.objects.deals.read"
 
 
 def _route(method: str, path: str, endpoint: str, scope: str, handler: Handler) -> Route:
@@ -114,6 +116,7 @@ ROUTES: tuple[Route, ...] = (
     _route("GET", f"/crm/v3/objects/{_E}", "{obj}.list", _R, list_objects),
     _route("POST", f"/crm/v3/objects/{_E}/batch/read", "{obj}.batch_read", _R, batch_read_objects),
     _route("GET", f"/crm/v3/objects/{_E}/(?P<id>[^/]+)", "{obj}.get", _R, get_object),
+    _route("POST", "/crm/v3/objects/deals/batch/read", "deals.batch_read", _DR, batch_read_deals),
     _route(
         "POST",
         "/crm/v4/associations/(?P<from>[a-z]+)/(?P<to>[a-z]+)/batch/read",

@@ -50,6 +50,7 @@ ASSOC_TYPES: dict[str, tuple[int, int]] = {
     "meetings": (199, 200),
     "notes": (201, 202),
     "tasks": (203, 204),
+    "deals": (4, 3),
 }
 CONTACT_DEFAULT_PROPS = (
     "createdate",

@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from leadsync.connectors.sandbox.data import Dataset, Person
+from leadsync.connectors.sandbox.salesforce.opportunities import declare, load_outcome
 from leadsync.connectors.sandbox.salesforce.store import Store
 
 __all__ = ["load_dataset"]
@@ -46,8 +47,14 @@ _SOURCES = ("Web", "Web", "Web", "Partner Referral", "Purchased List", "Phone In
 _FORMS = {"form_submit", "demo_request", "quote_request", "contact_request"}
 
 
-def load_dataset(store: Store, data: Dataset, *, leads: int) -> dict[str, int]:
-    """Insert users, a queue, leads, contacts, accounts and activities; return counts."""
+def load_dataset(
+    store: Store, data: Dataset, *, leads: int, outcomes: bool = False
+) -> dict[str, int]:
+    """Insert users, a queue, leads, contacts, accounts and activities; return counts.
+
+    ``outcomes`` adds opportunities and converts the Leads that reached one
+    (:mod:`~leadsync.connectors.sandbox.salesforce.opportunities`).
+    """
     start = data.as_of - timedelta(days=800)
     api_user = store.load(
         "User",
@@ -76,10 +83,16 @@ def load_dataset(store: Store, data: Dataset, *, leads: int) -> dict[str, int]:
     )
     active = [users[o.id] for o in data.owners if o.active] or [api_user]
     loader = _Loader(store, users, queue, active, start)
+    if outcomes:
+        declare(store)
     for person in data.people[:leads]:
-        loader.person(person, "Lead")
+        who = loader.person(person, "Lead")
+        if outcomes:
+            load_outcome(store, person, "Lead", who)
     for person in data.people[leads:]:
-        loader.person(person, "Contact")
+        who = loader.person(person, "Contact")
+        if outcomes:
+            load_outcome(store, person, "Contact", who)
     loader.flush_members()
     return store.counts()
 
@@ -99,7 +112,8 @@ class _Loader:
         self.accounts: dict[str, str] = {}
         self.members: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def person(self, p: Person, sobject: str) -> None:
+    def person(self, p: Person, sobject: str) -> str:
+        """Load the person as a Lead or Contact with its activities; its record id."""
         owner = self.users.get(p.owner_id or "")
         if owner is None:
             owner = self.queue if sobject == "Lead" else self.active[p.key % len(self.active)]
@@ -140,6 +154,7 @@ class _Loader:
                 sent.add(step)  # the rep's sequence email, logged before its first open or reply
                 self.sent_email(who, task_owner, step, a.at - timedelta(hours=2))
             self.activity(sobject, who, task_owner, a.kind, a.at, attrs)
+        return who
 
     def sent_email(self, who: str, owner: str, step: str, at: datetime) -> None:
         task = {"WhoId": who, "OwnerId": owner, "ActivityDate": at.date(),

@@ -72,6 +72,7 @@ class SalesforceSandbox:
         client_id: str = "sandbox-client",
         client_secret: str = "sandbox-secret",
         bulk_polls_in_progress: int = 1,
+        outcomes: bool = False,
     ) -> None:
         self.api_version = api_version
         self.port = port
@@ -82,7 +83,7 @@ class SalesforceSandbox:
         install(schema)
         self.store = Store(schema)
         self.dataset_counts = load_dataset(
-            self.store, generate(leads + contacts, seed=seed), leads=leads
+            self.store, generate(leads + contacts, seed=seed), leads=leads, outcomes=outcomes
         )
         self.sessions = Sessions(
             client_id=client_id, client_secret=client_secret, session_seconds=session_seconds
@@ -346,6 +347,7 @@ def serve_forever(
     out: TextIO = sys.stdout,
     ready: Callable[[SalesforceSandbox], None] | None = None,
     stop: threading.Event | None = None,
+    outcomes: bool = False,
 ) -> None:
     """Run a sandbox in the foreground until Ctrl+C (or ``stop`` is set), printing how to
     connect to it; ``ready`` is called with the running sandbox."""
@@ -357,6 +359,7 @@ def serve_forever(
         score_fields=score_fields,
         metadata_access=metadata_access,
         faults=Faults.parse(faults),
+        outcomes=outcomes,
     ).start()
     print(
         f"Salesforce sandbox on {box.instance_url} ({leads} leads, {contacts} contacts, "
