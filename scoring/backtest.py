@@ -94,6 +94,17 @@ class BacktestReport:
     target_precision: float
 
 
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """A :class:`Backtest`'s tallies: leads and converted per score, the lowest-scored
+    converted leads (a heap), leads seen and those without an outcome."""
+
+    buckets: dict[Decimal, list[int]]
+    lowest: list[tuple[Decimal, int, ScoreResult]]
+    seen: int
+    without_outcome: int
+
+
 @dataclass(slots=True)
 class Backtest:
     """Accumulates scored leads and their outcomes; :meth:`report` gives the metrics.
@@ -129,6 +140,26 @@ class Backtest:
                 heapq.heappush(self._lowest, entry)
             elif self.lowest and entry > self._lowest[0]:
                 heapq.heapreplace(self._lowest, entry)
+
+    def counts(self) -> Counts:
+        """What this backtest counted, without its model: small enough to send around."""
+        return Counts(self._buckets, self._lowest, self._seen, self.without_outcome)
+
+    def merge(self, other: Counts) -> None:
+        """Add another backtest's :meth:`counts`, as if its leads came after this one's (a
+        backtest split into chunks is merged back in chunk order: the same report)."""
+        for score, (leads, converted) in other.buckets.items():
+            bucket = self._buckets.setdefault(score, [0, 0])
+            bucket[0] += leads
+            bucket[1] += converted
+        for neg_score, neg_seen, result in other.lowest:
+            entry = (neg_score, neg_seen - self._seen, result)
+            if len(self._lowest) < self.lowest:
+                heapq.heappush(self._lowest, entry)
+            elif self.lowest and entry > self._lowest[0]:
+                heapq.heapreplace(self._lowest, entry)
+        self._seen += other.seen
+        self.without_outcome += other.without_outcome
 
     def report(self) -> BacktestReport:
         hist = sorted((s, n, c) for s, (n, c) in self._buckets.items())

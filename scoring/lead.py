@@ -130,8 +130,8 @@ def parse_lead(data: Any, where: str | None = None) -> Lead:
     """
     if not isinstance(data, dict):
         raise LeadError(f"a lead must be a JSON object, not {_kind(data)}", where)
-    unknown = sorted(set(data) - _LEAD_KEYS)
-    if unknown:
+    if not _LEAD_KEYS.issuperset(data):
+        unknown = sorted(set(data) - _LEAD_KEYS)
         raise LeadError(
             f"unknown key {unknown[0]!r} (a lead has only id, properties, events and outcome)",
             where,
@@ -147,12 +147,12 @@ def parse_lead(data: Any, where: str | None = None) -> Lead:
         properties = {}
     if not isinstance(properties, dict):
         raise LeadError(f"properties must be an object, not {_kind(properties)}", here)
-    for name, value in properties.items():
-        if not _is_scalar(value):
-            raise LeadError(
-                f"properties.{name}: must be a string, number, boolean or null, not {_kind(value)}",
-                here,
-            )
+    if not _SCALAR_TYPES.issuperset(map(type, properties.values())):
+        name, value = next((n, v) for n, v in properties.items() if not _is_scalar(v))
+        raise LeadError(
+            f"properties.{name}: must be a string, number, boolean or null, not {_kind(value)}",
+            here,
+        )
 
     raw_events = data.get("events", [])
     if raw_events is None:
@@ -261,13 +261,13 @@ def _parse_event(raw: Any, index: int, where: str) -> Event:
         at = None
     if event_type not in EVENT_TYPES or at is None or at.tzinfo is None:
         raise LeadError(_event_fault(index, event_type, at_text), where)
-    for name, value in attrs.items():
-        if type(value) not in _SCALAR_TYPES:
-            raise LeadError(
-                f"events[{index}].{name}: must be a string, number, boolean or null, "
-                f"not {_kind(value)}",
-                where,
-            )
+    if not _SCALAR_TYPES.issuperset(map(type, attrs.values())):  # the common case in C
+        name, value = next((n, v) for n, v in attrs.items() if type(v) not in _SCALAR_TYPES)
+        raise LeadError(
+            f"events[{index}].{name}: must be a string, number, boolean or null, "
+            f"not {_kind(value)}",
+            where,
+        )
     if event_type == "content_download":
         kind = attrs.get("kind")
         if kind is not None and kind not in CONTENT_KINDS:

@@ -16,7 +16,7 @@ from leadsync.config import templates
 from leadsync.errors import LeadError, LeadsyncError, ModelError
 from leadsync.scoring.engine import ScoreResult, score
 from leadsync.scoring.model import ScoringModel
-from leadsync.sync import commands, export, history_command, lab, leadoptions, output, status
+from leadsync.sync import commands, export, history_command, lab, leadoptions, output
 from leadsync.sync.describe import describe_model
 from leadsync.sync.leadfile import read_leads
 
@@ -42,7 +42,6 @@ app.command("runs")(commands.runs)
 app.command("history")(history_command.history)
 app.command("export")(export.export)
 app.command("forget")(commands.forget)
-app.command("status")(status.status)
 model_app.command("backtest")(lab.backtest)
 model_app.command("diff")(lab.diff)
 
@@ -56,6 +55,14 @@ class Format(StrEnum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
+
+
+@app.command("status")
+def status(accounts_file: commands.AccountsFile = None, as_json: commands.AsJson = False) -> None:
+    """Every account's last run, next run, errors, lease, cursor and API budget."""
+    from leadsync.sync import status as module  # SQLAlchemy: loaded only for this command
+
+    module.status(accounts_file, as_json)
 
 
 @app.command("score")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -24,10 +24,11 @@ from leadsync.connectors.base import Connector, open_connector
 from leadsync.scoring.engine import format_points, score
 from leadsync.scoring.model import ScoringModel
 from leadsync.sync import logs, mql
-from leadsync.sync.hold import Hold
-from leadsync.sync.leases import LeaseLost, Leases, default_replica_id
-from leadsync.sync.pipeline import Change, Mode, RunReport, Sync
-from leadsync.sync.state import StateStore
+
+if TYPE_CHECKING:  # the state store and the pipeline load SQLAlchemy: imported when used
+    from leadsync.sync.hold import Hold
+    from leadsync.sync.pipeline import Change, Mode, RunReport
+    from leadsync.sync.state import StateStore
 
 log = logging.getLogger("leadsync.cli")
 out = Console(highlight=False, soft_wrap=True)
@@ -70,7 +71,7 @@ def opened(
     logs.configure(settings.log_level, settings.log_format)
     account = load_accounts(accounts_file or settings.accounts_file).get(account_id)
     model = resolve_model(account.model)
-    store = StateStore(settings.state_url())
+    store = _store(settings)
     try:
         with holding(store, account.id, settings if lease else None) as hold:
             connector = open_connector(account)
@@ -82,6 +83,12 @@ def opened(
         store.close()
 
 
+def _store(settings: Settings) -> StateStore:
+    from leadsync.sync.state import StateStore
+
+    return StateStore(settings.state_url())
+
+
 @contextlib.contextmanager
 def holding(store: StateStore, account_id: str, settings: Settings | None) -> Iterator[Hold | None]:
     """The account's lease for this command (``None`` without ``settings``): the same
@@ -90,6 +97,9 @@ def holding(store: StateStore, account_id: str, settings: Settings | None) -> It
     if settings is None:
         yield None
         return
+    from leadsync.sync.hold import Hold
+    from leadsync.sync.leases import Leases, default_replica_id
+
     leases = Leases(store.engine, default_replica_id(), settings.lease_time())
     try:
         with Hold.take(store, leases, account_id) as hold:
@@ -187,6 +197,9 @@ def _exit_if_refused(report: RunReport) -> None:
 
 
 def _run(ctx: Context, mode: Mode, dry_run: bool, limit: int | None, as_json: bool) -> RunReport:
+    from leadsync.sync.leases import LeaseLost
+    from leadsync.sync.pipeline import Sync
+
     changes: list[Change] = []
 
     def on_change(change: Change) -> None:
@@ -345,7 +358,7 @@ def runs(
 ) -> None:
     """The account's run history, newest first."""
     settings = Settings()
-    store = StateStore(settings.state_url())
+    store = _store(settings)
     try:
         history = store.runs(account, limit)
     finally:
@@ -421,7 +434,7 @@ def forget(
         out.print(f"{len(gone)} deleted records found; {removed} stored rows erased.")
         return
     settings = Settings()
-    store = StateStore(settings.state_url())
+    store = _store(settings)
     try:
         with holding(store, account, settings):
             removed = store.forget(account, contact or [])

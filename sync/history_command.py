@@ -16,7 +16,6 @@ from leadsync.config.settings import Settings
 from leadsync.scoring.engine import format_points
 from leadsync.sync.commands import AccountOption, AsJson
 from leadsync.sync.leadoptions import as_of
-from leadsync.sync.state import StateStore
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -34,6 +33,8 @@ def history(
     as_json: AsJson = False,
 ) -> None:
     """The scores leadsync wrote for one record, oldest first, or the one it had --at T."""
+    from leadsync.sync.state import StateStore  # SQLAlchemy: loaded by the commands using it
+
     moment = as_of(at) if at is not None else None
     store = StateStore(Settings().state_url())
     try:

@@ -25,7 +25,7 @@ from leadsync.scoring.backtest import Backtest
 from leadsync.scoring.diff import ModelDiff
 from leadsync.scoring.engine import compiled
 from leadsync.scoring.lead import Lead
-from leadsync.sync import labreport, leadoptions
+from leadsync.sync import labpool, labreport, leadoptions
 from leadsync.sync.commands import AccountsFile, opened
 from leadsync.sync.export import ReadsOutcomes, account_leads
 from leadsync.sync.leadfile import Columns, read_leads
@@ -136,9 +136,12 @@ def backtest(
     lab = Backtest(spec, lowest, target_volume, target_precision)
     columns = leadoptions.columns(id_column, outcome_column, maps)
     reporter = _reporter(skip_invalid, skipped)
-    with _source(leads, account, accounts_file, reporter, columns, True) as source:
-        for lead in source:
-            lab.add(engine.score(lead, now), lead.outcome.converted if lead.outcome else None)
+    if leads is not None and account is None and labpool.usable(leads):
+        labpool.backtest_file(leads, lab, now, reporter)
+    else:
+        with _source(leads, account, accounts_file, reporter, columns, True) as source:
+            for lead in source:
+                lab.add(engine.score(lead, now), lead.outcome.converted if lead.outcome else None)
     report = lab.report()
     if not report.leads:
         where = leads if leads is not None else f"account {account}"

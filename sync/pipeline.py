@@ -23,9 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
-
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING, Any, Literal
 
 from leadsync.config.accounts import Account
 from leadsync.connectors.base import (
@@ -44,6 +42,9 @@ from leadsync.scoring.model import ScoringModel
 from leadsync.sync import mql
 from leadsync.sync.output import number
 from leadsync.sync.state import Crossing, FailedWrite, StateStore, StoredScore
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 log = logging.getLogger("leadsync.sync")
 

@@ -58,3 +58,13 @@ def test_a_crm_client_is_imported_only_when_an_account_needs_it() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_command_line_loads_no_database_or_crm_client_until_a_command_needs_it() -> None:
+    code = (
+        "import sys, leadsync.sync.cli;"
+        "print(sorted(m for m in ('sqlalchemy', 'hubspot', 'simple_salesforce', 'zeep',"
+        " 'apscheduler') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
