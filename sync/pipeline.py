@@ -18,9 +18,9 @@ import itertools
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,7 +32,6 @@ from leadsync.connectors.base import (
     CrmLead,
     LeadPage,
     ScoreWrite,
-    TaskRequest,
 )
 from leadsync.errors import LeadsyncError
 from leadsync.scoring.conditions import to_bool
@@ -42,6 +41,7 @@ from leadsync.scoring.model import ScoringModel
 from leadsync.sync import mql
 from leadsync.sync.output import number
 from leadsync.sync.state import Crossing, FailedWrite, StateStore, StoredScore
+from leadsync.sync.tasks import ROUND_ROBIN, TaskDesk
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -50,7 +50,6 @@ log = logging.getLogger("leadsync.sync")
 
 Mode = Literal["incremental", "backfill"]
 NO_CONSENT = "behaviour not scored: no marketing consent"
-ROUND_ROBIN = "round_robin"
 #: Leads scored at a time within a page (one state look-up each).
 SLICE = 2_000
 FIELDS = "fields"
@@ -119,6 +118,7 @@ class Sync:
         self.guard = guard
         self.replica = replica
         self.threshold = Decimal(str(model.mql_threshold))
+        self.tasks = TaskDesk(account, connector, store, self._transaction)
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -156,7 +156,7 @@ class Sync:
             refused: set[str] = set()
             if not dry_run:
                 self._ensure_fields(report)
-                self._settle_crossings(report)
+                self.tasks.settle(report)
                 refused = {f.lead_id for f in self.store.failed_writes(account_id)}
             cursor = self.store.cursor(account_id, mode)
             if mode == "backfill":
@@ -187,8 +187,8 @@ class Sync:
                             conn, account_id, "incremental", self.connector.cursor_at(started)
                         )
             if report.status == "running":
-                refused = report.counts["task_failures"] or report.counts["write_failures"]
-                report.status = "ok" if finished and not refused else "partial"
+                failures = report.counts["task_failures"] or report.counts["write_failures"]
+                report.status = "ok" if finished and not failures else "partial"
         except LeadsyncError as error:
             report.status, report.error = "failed", str(error)
             raise
@@ -237,7 +237,7 @@ class Sync:
         complete = True
         report.counts["skipped_own_writes"] += page.skipped
         now = self.clock()
-        robin = self._round_robin()
+        robin = self.tasks.round_robin()
         writes: list[ScoreWrite] = []
         rows: dict[str, dict[str, Any]] = {}
         crossings: list[Crossing] = []
@@ -258,7 +258,7 @@ class Sync:
                 )
                 rows[crm_lead.lead.id] = row
                 if crossing:
-                    crossings.append(self._crossing(crm_lead, result, owner, now))
+                    crossings.append(self.tasks.crossing(crm_lead, result, owner, now))
                 if write is None:
                     report.counts["unchanged"] += 1
                     continue
@@ -314,7 +314,7 @@ class Sync:
             for crossing in crossings:
                 self.store.add_crossing(conn, account_id, crossing)
             self.store.set_cursor(conn, account_id, ROUND_ROBIN, str(robin.position))
-        self._create_tasks(self._unrecorded(crossings, report), report)
+        self.tasks.create(crossings, report)
         if complete and save_cursor:
             with self._transaction() as conn:
                 self.store.set_cursor(conn, account_id, report.mode, page.cursor)
@@ -383,95 +383,6 @@ class Sync:
         result = score(lead, self.model, now)
         return result, result.explanation()
 
-    # --- tasks ---------------------------------------------------------------------------
-
-    def _crossing(
-        self, crm_lead: CrmLead, result: ScoreResult, owner: str | None, now: datetime
-    ) -> Crossing:
-        number = self.store.crossing_count(self.account.id, crm_lead.lead.id) + 1
-        key = mql.crossing_key(self.account.id, crm_lead.lead.id, number)
-        task = mql.task_for(key, crm_lead, result, self.account.tasks, owner, now)
-        payload = _task_payload(task)
-        payload["robin"] = not (crm_lead.owner_id and crm_lead.owner_active)
-        return Crossing(key, crm_lead.lead.id, crm_lead.object_type, "intent", None, payload)
-
-    def _unrecorded(self, crossings: list[Crossing], report: RunReport) -> list[Crossing]:
-        """The crossings whose task the CRM does not hold already.
-
-        A lead's first crossing in this state database may not be its first: the account
-        may have been synced with another database (a new state file, SQLite moved to
-        PostgreSQL). Its key is then the one an earlier task carries, so the CRM is asked
-        for those keys (in batches) before anything is created.
-        """
-        first = [c.key for c in crossings if mql.crossing_number(c.key) == 1]
-        found = self.connector.find_tasks(first) if first else {}
-        if not found:
-            return crossings
-        self.store.mark_crossings(self.account.id, {k: ("created", v) for k, v in found.items()})
-        report.counts["tasks_reconciled"] += len(found)
-        return [c for c in crossings if c.key not in found]
-
-    def _create_tasks(self, crossings: Sequence[Crossing], report: RunReport) -> None:
-        """Create the crossings' tasks; a task the CRM refuses is kept with its reason,
-        retried at the next run (its owner chosen again from the accounts file then),
-        and makes the run ``partial``; one whose record is gone is not retried."""
-        if not crossings:
-            return
-        outcome = self.connector.create_tasks([_task_from(c) for c in crossings], self._fence)
-        report.counts["tasks"] += len(outcome.done)
-        refused = {k: v for k, v in outcome.failed.items() if k not in outcome.gone}
-        report.counts["task_failures"] += len(refused)
-        report.counts["tasks_gone"] += len(outcome.gone)
-        for key, reason in refused.items():
-            log.warning("MQL task not created: %s", reason, extra={"crossing": key})
-        if refused:
-            first = next(iter(refused.values()))
-            report.error = f"{len(refused)} MQL task(s) refused by the CRM, e.g.: {first}"
-        self.store.mark_crossings(
-            self.account.id,
-            {
-                **{key: ("created", task_id) for key, task_id in outcome.done.items()},
-                **{key: ("failed", None, reason) for key, reason in refused.items()},
-                **{key: ("gone", None, outcome.failed[key]) for key in outcome.gone},
-            },
-        )
-
-    def _fence(self) -> None:
-        """Before each task request: is the account's lease still ours? A task is the one
-        write that is not idempotent, so a replica stalled past its lease stops here."""
-        if self.guard:
-            with self._transaction():
-                pass
-
-    def _settle_crossings(self, report: RunReport) -> None:
-        """Tasks whose creation a crash may have interrupted: find them, or create them."""
-        pending = self.store.pending_crossings(self.account.id)
-        if not pending:
-            return
-        found = self.connector.find_tasks([c.key for c in pending])
-        if found:
-            self.store.mark_crossings(
-                self.account.id, {k: ("created", v) for k, v in found.items()}
-            )
-            report.counts["tasks_reconciled"] += len(found)
-        robin = self._round_robin()
-        retry = [self._reassigned(c, robin) for c in pending if c.key not in found]
-        with self._transaction() as conn:
-            self.store.set_cursor(conn, self.account.id, ROUND_ROBIN, str(robin.position))
-        self._create_tasks(retry, report)
-
-    def _reassigned(self, crossing: Crossing, robin: mql.RoundRobin) -> Crossing:
-        """A crossing to retry, its owner taken again from the accounts file when it came
-        from a round-robin list that no longer holds it (the cause of many refusals)."""
-        payload = crossing.payload
-        if not payload.get("robin") or payload.get("owner_id") in self.account.tasks.round_robin:
-            return crossing
-        return replace(crossing, payload={**payload, "owner_id": robin.next()})
-
-    def _round_robin(self) -> mql.RoundRobin:
-        position = self.store.cursor(self.account.id, ROUND_ROBIN)
-        return mql.RoundRobin(self.account.tasks.round_robin, int(position or 0))
-
     # --- before the pages ----------------------------------------------------------------
 
     def _ensure_fields(self, report: RunReport) -> None:
@@ -519,25 +430,3 @@ def _write_payload(write: ScoreWrite) -> dict[str, Any]:
         "updated_at": write.updated_at.isoformat(),
         "owner_id": write.owner_id,
     }
-
-
-def _task_payload(task: TaskRequest) -> dict[str, Any]:
-    return {
-        "owner_id": task.owner_id,
-        "subject": task.subject,
-        "body": task.body,
-        "due_at": task.due_at.isoformat(),
-    }
-
-
-def _task_from(crossing: Crossing) -> TaskRequest:
-    p = crossing.payload
-    return TaskRequest(
-        crossing.key,
-        crossing.lead_id,
-        crossing.object_type,
-        p["owner_id"],
-        p["subject"],
-        p["body"],
-        datetime.fromisoformat(p["due_at"]),
-    )
