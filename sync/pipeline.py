@@ -4,11 +4,13 @@ The cursor advances only after a page's writes and task intents are durable, so 
 run killed at any point leaves state the next run finishes from without writing a
 score twice or creating a task twice:
 
-1. before new pages: retry the score writes the CRM refused last time, and settle
-   the crossings whose task may not exist (looked up by key, created if missing);
+1. before new pages: settle the crossings whose task may not exist (looked up by key,
+   created if missing, :mod:`~leadsync.sync.tasks`);
 2. per page: score every lead, write only the scores that differ from what the CRM
-   holds, record them and any new crossings in one transaction, create the tasks,
-   then move the cursor.
+   holds (its score, tier, model and reasons), record them with the inputs they were
+   computed from and any new crossings in one transaction, create the tasks, then move
+   the cursor. The records whose write the CRM refused last time are read again with
+   the run's changes and scored from what they hold now, never replayed.
 """
 
 from __future__ import annotations
