@@ -16,7 +16,7 @@ from leadsync.config import templates
 from leadsync.errors import LeadError, LeadsyncError, ModelError
 from leadsync.scoring.engine import ScoreResult, score
 from leadsync.scoring.model import ScoringModel
-from leadsync.sync import commands, export, history_command, lab, leadoptions, output
+from leadsync.sync import commands, export, history_command, lab, leadoptions, output, review
 from leadsync.sync.describe import describe_model
 from leadsync.sync.leadfile import read_leads
 
@@ -41,6 +41,7 @@ app.command("explain")(commands.explain)
 app.command("runs")(commands.runs)
 app.command("history")(history_command.history)
 app.command("export")(export.export)
+app.command("review")(review.review_command)
 app.command("forget")(commands.forget)
 model_app.command("backtest")(lab.backtest)
 model_app.command("diff")(lab.diff)

@@ -27,6 +27,7 @@ from leadsync.connectors.salesforce.connector import BATCH_LIMITS as SALESFORCE_
 from leadsync.connectors.salesforce.connector import use_session_factory
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
+from leadsync.scoring.model import ScoringModel
 from leadsync.sync.pipeline import RunReport, Sync
 from leadsync.sync.state import StateStore
 
@@ -52,8 +53,10 @@ def run_demo(
     seed: int = 7,
     changed: int = 60,
     console: Console | None = None,
+    review_path: Path = Path("leadsync-demo-review.html"),
 ) -> list[Step]:
-    """Backfill then one incremental run on a fresh sandbox; prints and returns both steps."""
+    """Backfill then one incremental run on a fresh sandbox; prints and returns both steps,
+    then writes the account's review to ``review_path``."""
     console = console or Console()
     steps: list[Step] = []
     with (
@@ -76,9 +79,30 @@ def run_demo(
                 finally:
                     connector.close()
                 _print_step(console, label, steps[-1])
+            _write_review(account, model, store, review_path, console)
         finally:
             store.close()
     return steps
+
+
+def _write_review(
+    account: Account, model: ScoringModel, store: StateStore, path: Path, console: Console
+) -> None:
+    """The sandbox account's quarterly review (``leadsync review``), as an HTML file."""
+    from leadsync.scoring.review import review
+    from leadsync.sync.export import account_leads
+    from leadsync.sync.review import reviewed_leads
+    from leadsync.sync.reviewreport import review_html
+
+    connector = open_connector(account)
+    try:
+        with console.status("Review…"):
+            leads = account_leads(connector, with_outcomes=True)
+            report = review(reviewed_leads(leads, model, store.history, account.id), model)
+    finally:
+        connector.close()
+    path.write_text(review_html(report, account.id), encoding="utf-8")
+    console.print(f"The account's review (leadsync review --format html): {path.resolve()}")
 
 
 @contextlib.contextmanager

@@ -1,0 +1,183 @@
+"""The quarterly review's figures: do scores match what became of the leads?
+
+Pure functions over :class:`Reviewed` leads — each with the score it had when leadsync
+first scored it (its *initial* score, from the score history), when it became MQL, its
+outcome, and the reasons it was scored with then. The method asks a marketing–sales
+team to look, regularly, at: the MQL → SQL conversion rate; the close rate by initial
+score band (does the MQL threshold separate buyers?); the sales-cycle length by band;
+the customers who won with a low score and what they did; and the volume of each tier
+over time. Every figure carries the number of leads it rests on, and a band with fewer
+than ``min_leads`` shows no rate.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from statistics import median
+
+from leadsync.scoring.engine import ScoreResult
+from leadsync.scoring.lead import Outcome
+from leadsync.scoring.model import ScoringModel
+
+#: A rate resting on fewer leads than this is not shown (the method's rule of thumb).
+MIN_LEADS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Reviewed:
+    """One lead as the review sees it."""
+
+    initial: ScoreResult
+    """Its score when leadsync first scored it (events up to then), with the reasons."""
+    became_mql_at: datetime | None
+    first_scored_at: datetime | None
+    outcome: Outcome | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """``hits`` of ``leads``; ``value`` None when too few leads to say."""
+
+    leads: int
+    hits: int
+    value: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """The leads whose initial score fell in one tier of the model."""
+
+    name: str
+    low: float | None
+    leads: int
+    close_rate: Rate
+    cycle_days: float | None
+    """Median days from SQL (else from becoming MQL) to won, over the won leads whose
+    dates say so."""
+    won: int
+
+
+@dataclass(frozen=True, slots=True)
+class Winner:
+    lead_id: str
+    score: Decimal
+    tier: str
+    reasons: str
+    won_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewReport:
+    model: str
+    leads: int
+    with_outcome: int
+    converted: int
+    mql_to_sql: Rate
+    bands: tuple[Band, ...]
+    low_score_winners: tuple[Winner, ...]
+    winners_share: tuple[tuple[str, int], ...]
+    """Rules the low-score winners share: label → how many of them it fired for."""
+    tiers_over_time: tuple[tuple[str, dict[str, int]], ...]
+    """Period (``2026-05``) → leads first scored in it, by initial tier."""
+    missing: tuple[str, ...] = field(default=())
+    """What the data lacks for a sound review, each with how to get it."""
+
+
+def rate(hits: int, leads: int, min_leads: int = MIN_LEADS) -> Rate:
+    return Rate(leads, hits, hits / leads if leads >= min_leads else None)
+
+
+def review(
+    leads: Iterable[Reviewed],
+    model: ScoringModel,
+    *,
+    min_leads: int = MIN_LEADS,
+    winners: int = 15,
+) -> ReviewReport:
+    """Every figure of the review, in one pass over ``leads``."""
+    tiers = [(t.name, t.min) for t in model.tiers]
+    counts: dict[str, list[int]] = {name: [0, 0] for name, _ in tiers}
+    cycles: dict[str, list[float]] = defaultdict(list)
+    mqls = sqls = total = known = converted = 0
+    low: list[Reviewed] = []
+    periods: dict[str, Counter[str]] = defaultdict(Counter)
+    for lead in leads:
+        total += 1
+        tier = lead.initial.tier
+        if lead.first_scored_at is not None:
+            periods[lead.first_scored_at.strftime("%Y-%m")][tier] += 1
+        outcome = lead.outcome
+        if lead.became_mql_at is not None or lead.initial.is_mql:
+            mqls += 1
+            sqls += outcome is not None and (outcome.sql_at is not None or bool(outcome.converted))
+        if outcome is None or outcome.converted is None:
+            continue
+        known += 1
+        bucket = counts.setdefault(tier, [0, 0])
+        bucket[0] += 1
+        if not outcome.converted:
+            continue
+        converted += 1
+        bucket[1] += 1
+        start = outcome.sql_at or lead.became_mql_at
+        if outcome.won_at is not None and start is not None and outcome.won_at >= start:
+            cycles[tier].append((outcome.won_at - start).total_seconds() / 86_400)
+        if not lead.initial.is_mql:
+            low.append(lead)
+    low.sort(key=lambda r: (r.initial.score, r.initial.lead_id))
+    shared: Counter[str] = Counter()
+    for lead in low:
+        shared.update({r.label or r.rule for r in lead.initial.reasons if r.points > 0})
+    bands = tuple(
+        Band(
+            name,
+            minimum,
+            counts[name][0],
+            rate(counts[name][1], counts[name][0], min_leads),
+            median(cycles[name]) if len(cycles[name]) >= min(min_leads, 5) else None,
+            len(cycles[name]),
+        )
+        for name, minimum in tiers
+    )
+    missing: list[str] = []
+    if not known:
+        missing.append(
+            "no lead has an outcome: read them from the CRM (HubSpot lifecycle stages and "
+            "deals, Salesforce conversions and opportunities need read access) or give "
+            "outcome.converted in the leads file"
+        )
+    elif converted < min_leads:
+        missing.append(
+            f"only {converted} converted leads (at least {min_leads} are needed for rates "
+            "to mean anything): review over a longer --since, or wait for more deals"
+        )
+    if not periods:
+        missing.append(
+            "no score history: leadsync keeps one from its first run of this version on; "
+            "tier volumes over time start then"
+        )
+    return ReviewReport(
+        model=model.ref,
+        leads=total,
+        with_outcome=known,
+        converted=converted,
+        mql_to_sql=rate(sqls, mqls, min_leads),
+        bands=bands,
+        low_score_winners=tuple(
+            Winner(
+                r.initial.lead_id,
+                r.initial.score,
+                r.initial.tier,
+                r.initial.explanation(),
+                r.outcome.won_at if r.outcome else None,
+            )
+            for r in low[:winners]
+        ),
+        winners_share=tuple(shared.most_common(10)),
+        tiers_over_time=tuple((p, dict(periods[p])) for p in sorted(periods)),
+        missing=tuple(missing),
+    )

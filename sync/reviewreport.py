@@ -1,0 +1,214 @@
+"""The review shown three ways: JSON for machines, a table for a terminal, one HTML file.
+
+The HTML report is a single self-contained file: its charts are SVG drawn by
+matplotlib and written inline, with no script, font or image from the network, so it
+opens offline, prints, and can be mailed as it is.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from leadsync.scoring.review import Rate, ReviewReport
+from leadsync.sync.output import number
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+_COLOURS = ("#7b8794", "#3e7cb1", "#e07a1f", "#2a9d5c", "#b0413e", "#6c4f9e")
+
+
+def review_json(report: ReviewReport) -> dict[str, Any]:
+    return {
+        "model": report.model,
+        "leads": report.leads,
+        "with_outcome": report.with_outcome,
+        "converted": report.converted,
+        "mql_to_sql": _rate(report.mql_to_sql),
+        "bands": [
+            {
+                "name": b.name,
+                "min": b.low,
+                "leads": b.leads,
+                "close_rate": _rate(b.close_rate),
+                "won": b.won,
+                "cycle_days": None if b.cycle_days is None else round(b.cycle_days, 1),
+            }
+            for b in report.bands
+        ],
+        "low_score_winners": [
+            {
+                "id": w.lead_id,
+                "score": number(w.score),
+                "tier": w.tier,
+                "reasons": w.reasons,
+                "won_at": w.won_at.isoformat() if w.won_at else None,
+            }
+            for w in report.low_score_winners
+        ],
+        "winners_share": dict(report.winners_share),
+        "tiers_over_time": dict(report.tiers_over_time),
+        "missing": list(report.missing),
+    }
+
+
+def _rate(rate: Rate) -> dict[str, Any]:
+    value = None if rate.value is None else round(rate.value, 4)
+    return {"leads": rate.leads, "hits": rate.hits, "rate": value}
+
+
+def _percent(rate: Rate) -> str:
+    if rate.value is None:
+        return f"too few leads ({rate.leads})"
+    return f"{rate.value:.0%} of {rate.leads}"
+
+
+def review_table(report: ReviewReport, console: Console) -> None:
+    console.print(
+        f"[bold]Review of {report.model}[/]: {report.leads} leads, {report.with_outcome} with "
+        f"an outcome, {report.converted} converted"
+    )
+    console.print(f"MQL → SQL: {_percent(report.mql_to_sql)}")
+    table = Table("band (initial score)", "leads", "close rate", "won", "median cycle")
+    for b in report.bands:
+        cycle = "—" if b.cycle_days is None else f"{b.cycle_days:.0f} days"
+        table.add_row(b.name, str(b.leads), _percent(b.close_rate), str(b.won), cycle)
+    console.print(table)
+    if report.low_score_winners:
+        winners = Table("won with a low score", "score", "tier", "what they did")
+        for w in report.low_score_winners:
+            winners.add_row(w.lead_id, str(number(w.score)), w.tier, w.reasons or "—")
+        console.print(winners)
+        shared = ", ".join(f"{label} ({n})" for label, n in report.winners_share)
+        console.print(f"what they share: {shared or 'no rule'}")
+    for line in report.missing:
+        console.print(f"[yellow]missing:[/] {line}", markup=True)
+
+
+def review_html(report: ReviewReport, account: str) -> str:
+    """The whole report as one HTML page."""
+    charts = [
+        ("Leads by initial tier", _tier_bars(report)),
+        ("Close rate by initial score band", _close_rates(report)),
+        ("Median sales cycle by band", _cycles(report)),
+        ("Leads first scored each month, by tier", _over_time(report)),
+    ]
+    rows = "".join(
+        f"<tr><td>{html.escape(b.name)}</td><td>{b.leads}</td>"
+        f"<td>{html.escape(_percent(b.close_rate))}</td><td>{b.won}</td>"
+        f"<td>{'—' if b.cycle_days is None else f'{b.cycle_days:.0f} days'}</td></tr>"
+        for b in report.bands
+    )
+    winners = "".join(
+        f"<tr><td>{html.escape(w.lead_id)}</td><td>{number(w.score)}</td>"
+        f"<td>{html.escape(w.tier)}</td><td>{html.escape(w.reasons or '—')}</td></tr>"
+        for w in report.low_score_winners
+    )
+    missing = "".join(f"<li>{html.escape(m)}</li>" for m in report.missing)
+    figures = "".join(
+        f'<figure class="chart"><figcaption>{html.escape(title)}</figcaption>{svg}</figure>'
+        for title, svg in charts
+    )
+    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>leadsync review · {html.escape(account)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem;
+       padding: 0 1rem; color: #1f2933; }}
+h1 {{ font-size: 1.5rem; }} .kpi {{ font-size: 1.1rem; }}
+.charts {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(30rem, 1fr));
+          gap: 1rem; }}
+figure.chart {{ margin: 0; border: 1px solid #e4e7eb; padding: .5rem; }}
+figure.chart svg {{ width: 100%; height: auto; }}
+table {{ border-collapse: collapse; margin: 1rem 0; }}
+td, th {{ border-bottom: 1px solid #e4e7eb; padding: .3rem .8rem; text-align: left; }}
+.missing {{ background: #fff4e5; border-left: 4px solid #e07a1f; padding: .5rem 1rem; }}
+@media print {{ .charts {{ display: block; }} figure.chart {{ break-inside: avoid; }} }}
+</style></head><body>
+<h1>Lead scoring review · {html.escape(account)} · {html.escape(report.model)}</h1>
+<p class="kpi">{report.leads} leads, {report.with_outcome} with an outcome, {report.converted}
+converted. MQL → SQL: <strong>{html.escape(_percent(report.mql_to_sql))}</strong>.</p>
+{f'<div class="missing"><strong>Missing</strong><ul>{missing}</ul></div>' if missing else ""}
+<div class="charts">{figures}</div>
+<h2>By initial score band</h2>
+<table><tr><th>band</th><th>leads</th><th>close rate</th><th>won</th><th>median cycle</th></tr>
+{rows}</table>
+<h2>Won with a low score</h2>
+<table><tr><th>lead</th><th>score</th><th>tier</th><th>what they did</th></tr>{winners}</table>
+<p>Rules they share: {
+        html.escape(", ".join(f"{k} ({n})" for k, n in report.winners_share)) or "none"
+    }</p>
+<footer><small>Made by leadsync on {made}.</small></footer>
+</body></html>
+"""
+
+
+def _figure() -> Figure:
+    from matplotlib.figure import Figure  # loaded only when a report is drawn
+
+    figure = Figure(figsize=(6.4, 3.2), layout="constrained")
+    return figure
+
+
+def _svg(figure: Figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _tier_bars(report: ReviewReport) -> str:
+    figure = _figure()
+    axes = figure.add_subplot()
+    names = [b.name for b in report.bands]
+    axes.bar(names, [b.leads for b in report.bands], color=_COLOURS[: len(names)])
+    axes.set_ylabel("leads with an outcome")
+    return _svg(figure)
+
+
+def _close_rates(report: ReviewReport) -> str:
+    figure = _figure()
+    axes = figure.add_subplot()
+    names = [b.name for b in report.bands]
+    values = [100 * (b.close_rate.value or 0) for b in report.bands]
+    bars = axes.bar(names, values, color=_COLOURS[1])
+    for bar, band in zip(bars, report.bands, strict=True):
+        label = "too few" if band.close_rate.value is None else f"n={band.leads}"
+        axes.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                      ha="center", va="bottom", fontsize=8)  # fmt: skip
+    axes.set_ylabel("converted (%)")
+    return _svg(figure)
+
+
+def _cycles(report: ReviewReport) -> str:
+    figure = _figure()
+    axes = figure.add_subplot()
+    names = [b.name for b in report.bands]
+    axes.bar(names, [b.cycle_days or 0 for b in report.bands], color=_COLOURS[2])
+    axes.set_ylabel("median days to won")
+    return _svg(figure)
+
+
+def _over_time(report: ReviewReport) -> str:
+    figure = _figure()
+    axes = figure.add_subplot()
+    periods = [p for p, _ in report.tiers_over_time]
+    bottom = [0] * len(periods)
+    for colour, band in zip(_COLOURS, report.bands, strict=False):
+        values = [counts.get(band.name, 0) for _, counts in report.tiers_over_time]
+        axes.bar(periods, values, bottom=bottom, label=band.name, color=colour)
+        bottom = [a + b for a, b in zip(bottom, values, strict=True)]
+    if not periods:
+        axes.text(0.5, 0.5, "no score history yet", ha="center", va="center",
+                  transform=axes.transAxes)  # fmt: skip
+    else:
+        axes.legend(fontsize=8)
+    axes.set_ylabel("leads")
+    return _svg(figure)

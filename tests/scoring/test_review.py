@@ -1,0 +1,47 @@
+"""The review's figures from scored leads and outcomes: rates, bands, low-score winners."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from leadsync.config.templates import resolve_model
+from leadsync.scoring.engine import score
+from leadsync.scoring.lead import Event, Lead, Outcome
+from leadsync.scoring.review import Reviewed, rate, review
+
+MODEL = resolve_model("b2b-saas")
+T0 = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def reviewed(n: int, *, demo: bool, won: bool | None, mql_at: datetime | None = None) -> Reviewed:
+    events = (Event.create("demo_request", T0 - timedelta(days=1)),) if demo else ()
+    lead = Lead(str(n), {"title": "CEO", "company_size": 100 if demo else 5}, events)
+    outcome = None if won is None else Outcome(
+        converted=won, sql_at=T0 + timedelta(days=3), won_at=T0 + timedelta(days=33) if won else None
+    )  # fmt: skip
+    return Reviewed(score(lead, MODEL, T0), mql_at, T0, outcome)
+
+
+def test_rates_bands_cycles_and_who_won_with_a_low_score() -> None:
+    leads = [reviewed(i, demo=True, won=i % 2 == 0, mql_at=T0) for i in range(40)]
+    leads += [reviewed(100 + i, demo=False, won=i < 4) for i in range(40)]
+    leads += [reviewed(200, demo=False, won=None)]
+    report = review(leads, MODEL)
+    assert (report.leads, report.with_outcome, report.converted) == (81, 80, 24)
+    assert report.mql_to_sql == rate(40, 40)  # every MQL reached SQL
+    bands = {b.name: b for b in report.bands}
+    assert bands["mql"].close_rate.value == 0.5 and bands["mql"].cycle_days == 30
+    assert bands["cold"].leads == 40 and bands["cold"].close_rate.value == 0.1
+    assert bands["warm"].leads == 0 and bands["warm"].close_rate.value is None  # too few
+    assert [w.lead_id for w in report.low_score_winners] == ["100", "101", "102", "103"]
+    assert report.winners_share == (("executive title", 4),)
+    assert report.tiers_over_time == (("2026-03", {"mql": 40, "cold": 41}),)
+    assert report.missing == ("only 24 converted leads (at least 30 are needed for rates to "
+                              "mean anything): review over a longer --since, or wait for more "
+                              "deals",)  # fmt: skip
+
+
+def test_no_outcome_says_what_is_missing_and_how_to_get_it() -> None:
+    report = review([reviewed(1, demo=False, won=None)], MODEL)
+    assert report.converted == 0 and all(b.close_rate.value is None for b in report.bands)
+    assert report.missing[0].startswith("no lead has an outcome: read them from the CRM")

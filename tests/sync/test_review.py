@@ -1,0 +1,100 @@
+"""``leadsync review`` as a user runs it, on the HubSpot sandbox, and its HTML report in a
+real headless browser (Debian's chromium)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from matplotlib.image import imread
+from polling import LEADSYNC
+
+from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
+from leadsync.sync.reviewreport import _COLOURS
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: Where the browser test keeps its screenshot for people to look at (CI artifact).
+ARTIFACTS = Path(
+    os.environ.get("LEADSYNC_TEST_ARTIFACTS", Path(__file__).parents[2] / ".artifacts")
+)
+
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("review")
+    with HubSpotSandbox(contacts=800, seed=6, ten_second_limit=10**6,
+                        search_per_second=1000) as box:  # fmt: skip
+        (folder / "accounts.yaml").write_text(
+            "accounts:\n"
+            f"  - {{id: acme, crm: hubspot, credentials: {{token: REVIEW_TOKEN}}, host: '{box.url}'}}\n"
+        )
+        env = {**os.environ, "REVIEW_TOKEN": box.token,
+               "LEADSYNC_STATE_PATH": str(folder / "state.db"),
+               "LEADSYNC_ACCOUNTS_FILE": str(folder / "accounts.yaml")}  # fmt: skip
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            done = subprocess.run([LEADSYNC, *args], env=env, capture_output=True, text=True,
+                                  timeout=300)  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            return done
+
+        cli("backfill", "--account", "acme")
+        as_json = json.loads(cli("review", "--account", "acme", "--format", "json").stdout)
+        cli("review", "--account", "acme", "--format", "html", "--out", str(folder / "r.html"))
+        table = cli("review", "--account", "acme").stdout
+        yield as_json, folder / "r.html", table
+
+
+def test_every_figure_says_how_many_leads_it_rests_on(reviewed) -> None:
+    report, _, table = reviewed
+    assert report["leads"] == 800 and report["converted"] >= 30
+    assert report["mql_to_sql"]["leads"] > 0
+    bands = {b["name"]: b for b in report["bands"]}
+    assert set(bands) == {"cold", "warm", "mql"}
+    assert sum(b["leads"] for b in bands.values()) == report["with_outcome"]
+    for band in bands.values():
+        rate = band["close_rate"]
+        assert (rate["rate"] is None) == (rate["leads"] < 30)
+    assert report["low_score_winners"] and all(
+        w["tier"] != "mql" for w in report["low_score_winners"]
+    )
+    assert report["tiers_over_time"]  # the backfill's month, from the score history
+    assert "MQL → SQL" in table and "won with a low score" in table
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
+def test_the_html_report_renders_offline_in_a_browser(reviewed, tmp_path: Path) -> None:
+    _, page, _ = reviewed
+    text = page.read_text()
+    assert text.count("<svg") == 4 and "<script" not in text and "<link" not in text
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "review.png"
+    done = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1600",
+         "--enable-logging=stderr", "--v=0", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert ":CONSOLE(" not in done.stderr  # no console message, error or otherwise
+    pixels = imread(shot)[:, :, :3]
+    for colour in _COLOURS[:3]:  # each chart's bars were drawn: their colours are on screen
+        rgb = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        close = (abs(pixels - rgb) < 0.02).all(axis=2)
+        assert close.sum() > 500, f"no {colour} bars on the screenshot"
+
+
+def test_the_demo_ends_with_the_sandbox_accounts_review(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from leadsync.sync.demo import run_demo
+
+    path = tmp_path / "review.html"
+    run_demo(contacts=300, console=Console(file=open(os.devnull, "w")), review_path=path)  # noqa: SIM115
+    text = path.read_text()
+    assert text.count("<svg") == 4 and "MQL → SQL" in text
