@@ -19,6 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from statistics import median
 
+from leadsync.scoring.backtest import Decile, deciles
 from leadsync.scoring.engine import ScoreResult
 from leadsync.scoring.lead import Outcome
 from leadsync.scoring.model import ScoringModel
@@ -83,6 +84,8 @@ class ReviewReport:
     """Rules the low-score winners share: label → how many of them it fired for."""
     tiers_over_time: tuple[tuple[str, dict[str, int]], ...]
     """Period (``2026-05``) → leads first scored in it, by initial tier."""
+    deciles: tuple[Decile, ...] = field(default=())
+    """Conversion by tenth of initial score, best first: the calibration of the ranking."""
     missing: tuple[str, ...] = field(default=())
     """What the data lacks for a sound review, each with how to get it."""
 
@@ -104,6 +107,7 @@ def review(
     cycles: dict[str, list[float]] = defaultdict(list)
     mqls = sqls = total = known = converted = 0
     low: list[Reviewed] = []
+    histogram: dict[Decimal, list[int]] = defaultdict(lambda: [0, 0])
     periods: dict[str, Counter[str]] = defaultdict(Counter)
     for lead in leads:
         total += 1
@@ -119,6 +123,8 @@ def review(
         known += 1
         bucket = counts.setdefault(tier, [0, 0])
         bucket[0] += 1
+        histogram[lead.initial.score][0] += 1
+        histogram[lead.initial.score][1] += bool(outcome.converted)
         if not outcome.converted:
             continue
         converted += 1
@@ -179,5 +185,6 @@ def review(
         ),
         winners_share=tuple(shared.most_common(10)),
         tiers_over_time=tuple((p, dict(periods[p])) for p in sorted(periods)),
+        deciles=deciles(sorted((s, n, c) for s, (n, c) in histogram.items())),
         missing=tuple(missing),
     )

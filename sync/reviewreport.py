@@ -54,6 +54,16 @@ def review_json(report: ReviewReport) -> dict[str, Any]:
         ],
         "winners_share": dict(report.winners_share),
         "tiers_over_time": dict(report.tiers_over_time),
+        "deciles": [
+            {
+                "decile": d.decile,
+                "min_score": number(d.min_score),
+                "max_score": number(d.max_score),
+                "leads": round(d.leads, 1),
+                "rate": None if d.rate is None else round(d.rate, 4),
+            }
+            for d in report.deciles
+        ],
         "missing": list(report.missing),
     }
 
@@ -98,6 +108,7 @@ def review_html(report: ReviewReport, account: str) -> str:
         ("Close rate by initial score band", _close_rates(report)),
         ("Median sales cycle by band", _cycles(report)),
         ("Leads first scored each month, by tier", _over_time(report)),
+        ("Calibration: conversion by tenth of initial score", _calibration(report)),
     ]
     rows = "".join(
         f"<tr><td>{html.escape(b.name)}</td><td>{b.leads}</td>"
@@ -211,4 +222,20 @@ def _over_time(report: ReviewReport) -> str:
     else:
         axes.legend(fontsize=8)
     axes.set_ylabel("leads")
+    return _svg(figure)
+
+
+def _calibration(report: ReviewReport) -> str:
+    """Conversion rate by tenth of initial score, best first: a well-ranked model's line
+    falls from left to right; the dashed line is the average rate."""
+    figure = _figure()
+    axes = figure.add_subplot()
+    ranked = [d for d in report.deciles if d.rate is not None]
+    axes.plot([d.decile for d in ranked], [100 * (d.rate or 0) for d in ranked], marker="o",
+              color=_COLOURS[3])  # fmt: skip
+    if report.with_outcome:
+        axes.axhline(100 * report.converted / report.with_outcome, color=_COLOURS[0], ls="--")
+    axes.set_xticks(range(1, 11))
+    axes.set_xlabel("tenth of leads by initial score (1 = best scored)")
+    axes.set_ylabel("converted (%)")
     return _svg(figure)

@@ -63,6 +63,7 @@ def test_every_figure_says_how_many_leads_it_rests_on(reviewed) -> None:
         w["tier"] != "mql" for w in report["low_score_winners"]
     )
     assert report["tiers_over_time"]  # the backfill's month, from the score history
+    assert [d["decile"] for d in report["deciles"]] == list(range(1, 11))
     assert "MQL → SQL" in table and "won with a low score" in table
 
 
@@ -70,7 +71,7 @@ def test_every_figure_says_how_many_leads_it_rests_on(reviewed) -> None:
 def test_the_html_report_renders_offline_in_a_browser(reviewed, tmp_path: Path) -> None:
     _, page, _ = reviewed
     text = page.read_text()
-    assert text.count("<svg") == 4 and "<script" not in text and "<link" not in text
+    assert text.count("<svg") == 5 and "<script" not in text and "<link" not in text
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "review.png"
     done = subprocess.run(
@@ -83,7 +84,7 @@ def test_the_html_report_renders_offline_in_a_browser(reviewed, tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     assert ":CONSOLE(" not in done.stderr  # no console message, error or otherwise
     pixels = imread(shot)[:, :, :3]
-    for colour in _COLOURS[:3]:  # each chart's bars were drawn: their colours are on screen
+    for colour in _COLOURS[:4]:  # each chart was drawn: its colours are on the screenshot
         rgb = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
         close = (abs(pixels - rgb) < 0.02).all(axis=2)
         assert close.sum() > 500, f"no {colour} bars on the screenshot"
@@ -97,4 +98,4 @@ def test_the_demo_ends_with_the_sandbox_accounts_review(tmp_path: Path) -> None:
     path = tmp_path / "review.html"
     run_demo(contacts=300, console=Console(file=open(os.devnull, "w")), review_path=path)  # noqa: SIM115
     text = path.read_text()
-    assert text.count("<svg") == 4 and "MQL → SQL" in text
+    assert text.count("<svg") == 5 and "MQL → SQL" in text
