@@ -313,7 +313,14 @@ class Daemon:
             return None
         from leadsync.sync.http import OpsServer
 
-        return OpsServer(self.options.http, self.metrics.registry, self._ready)
+        return OpsServer(self.options.http, self.metrics.registry, self._ready, review=self._review)
+
+    def _review(self, account_id: str) -> str | None:
+        """The latest review of an account this daemon syncs (no other: read-only)."""
+        store: StateStore | None = getattr(self, "store", None)
+        if account_id not in self.accounts or store is None:
+            return None
+        return store.latest_review(account_id)
 
     def _ready(self) -> tuple[bool, str]:
         if self.worker.stopping.is_set():

@@ -9,6 +9,8 @@
 - ``GET /metrics`` — the metrics of :class:`leadsync.sync.metrics.Metrics` in the
   Prometheus text format (``prometheus_client.generate_latest``), or in OpenMetrics
   when the scraper's ``Accept`` header asks for it, as Prometheus itself does;
+- ``GET /review/ACCOUNT`` — the account's latest review (``leadsync review``) as HTML,
+  read-only, or 404 when none was made yet;
 - anything else — 404.
 
 Requests are logged to the ``leadsync.http`` logger at debug level, never to stderr.
@@ -24,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
@@ -94,10 +97,13 @@ class OpsServer:
         ready: Ready,
         *,
         ready_timeout: float = 5.0,
+        review: Callable[[str], str | None] | None = None,
     ) -> None:
+        """``review`` gives an account's latest review page (``/review/ACCOUNT``)."""
         host, port = parse_address(address)
         self.registry = registry
         self.ready = ready
+        self.review = review
         self.ready_timeout = ready_timeout
         self._checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadsync-readyz")
         self._pending: Future[tuple[bool, str]] | None = None
@@ -137,7 +143,7 @@ class OpsServer:
             daemon=True,
         )
         self._thread.start()
-        log.info("serving /healthz /readyz /metrics", extra={"address": self.url})
+        log.info("serving /healthz /readyz /metrics /review", extra={"address": self.url})
 
     def stop(self) -> None:
         """Stop serving and free the port."""
@@ -195,8 +201,14 @@ class _Handler(BaseHTTPRequestHandler):
             # generate_latest's text format (0.0.4), or OpenMetrics to a scraper asking for it
             encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
             self._send(200, encoder(self.ops.registry), content_type)
+        elif path.startswith("/review/") and self.ops.review is not None:
+            page = self.ops.review(unquote(path.removeprefix("/review/")))
+            if page is None:
+                self._send(404, b"no review of that account yet: run leadsync review\n")
+            else:
+                self._send(200, page.encode(), "text/html; charset=utf-8")
         else:
-            self._send(404, b"not found: try /healthz, /readyz or /metrics\n")
+            self._send(404, b"not found: try /healthz, /readyz, /metrics or /review/ACCOUNT\n")
 
     def do_HEAD(self) -> None:
         self.do_GET()

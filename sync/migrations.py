@@ -162,6 +162,14 @@ account_status = Table(
 )
 
 
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("made_at", UTCDateTime(), nullable=False),
+    Column("html", Text, nullable=False),
+)
+
 score_history = Table(
     "score_history",
     metadata,
@@ -229,8 +237,13 @@ def _v5(conn: Connection) -> None:
     metadata.create_all(conn, tables=[score_history])
 
 
+def _v6(conn: Connection) -> None:
+    """The latest review of each account (``leadsync review``), served by the daemon."""
+    metadata.create_all(conn, tables=[reviews])
+
+
 #: Version n is reached by running STEPS[n - 1].
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 
 
 def current_version(conn: Connection) -> int:

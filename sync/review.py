@@ -65,10 +65,12 @@ def review_command(
         )
         reviewed = reviewed_leads(leads, ctx.model, ctx.store.history, account, cutoff, now)
         report = review(reviewed, ctx.model)
+        page = reviewreport.review_html(report, account)
+        ctx.store.save_review(account, page)  # what `leadsync daemon --http` serves
     if fmt is ReviewFormat.json:
         text = json.dumps(reviewreport.review_json(report), ensure_ascii=False) + "\n"
     elif fmt is ReviewFormat.html:
-        text = reviewreport.review_html(report, account)
+        text = page
     else:
         console = Console(file=out.open("w", encoding="utf-8") if out else None)
         reviewreport.review_table(report, console)

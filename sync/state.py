@@ -44,6 +44,7 @@ from leadsync.sync.migrations import (
     cursors,
     failed_writes,
     lead_scores,
+    reviews,
     runs,
     score_history,
 )
@@ -446,7 +447,19 @@ class StateStore:
                             table.c.account_id == account_id, table.c.lead_id.in_(chunk)
                         )
                     ).rowcount
+            if ids:  # a stored review may name them: made again by the next `leadsync review`
+                conn.execute(reviews.delete().where(reviews.c.account_id == account_id))
         return removed
+
+    def save_review(self, account_id: str, html: str) -> None:
+        """Keep ``html`` as the account's latest review (the daemon serves it)."""
+        with self.engine.begin() as conn:
+            upsert(conn, reviews, [{"account_id": account_id, "made_at": now(), "html": html}])
+
+    def latest_review(self, account_id: str) -> str | None:
+        """The account's latest review as HTML, if one was made."""
+        with self.engine.connect() as conn:
+            return conn.scalar(select(reviews.c.html).where(reviews.c.account_id == account_id))
 
     def known_leads(self, account_id: str) -> Iterator[str]:
         with self.engine.connect() as conn:

@@ -198,6 +198,15 @@ def test_health_readiness_and_unknown_paths(metrics, capfd):
     assert out == "" and err == ""  # no request log on stderr
 
 
+def test_an_accounts_latest_review_is_served_read_only(metrics):
+    pages = {"acme": "<html>review of acme</html>"}
+    with OpsServer("127.0.0.1:0", metrics.registry, always_ready, review=pages.get) as ops:
+        status, content_type, body = get(f"{ops.url}/review/acme")
+        assert (status, body) == (200, pages["acme"])
+        assert content_type.startswith("text/html")
+        assert get(f"{ops.url}/review/globex")[0] == 404
+
+
 def test_readiness_that_raises_or_hangs_is_503(metrics):
     def broken() -> tuple[bool, str]:
         raise RuntimeError("scheduler gone")

@@ -442,3 +442,12 @@ def test_a_value_the_database_refuses_is_one_message_and_saves_nothing(store):
     assert "refused a value: value too long for type character varying(64)" in message
     assert "nothing of this step was saved" in message and "INSERT" not in message
     assert store.cursor("acme", "backfill") is None and store.scores("acme", ["1"]) == {}
+
+
+def test_the_latest_review_is_kept_and_forgetting_a_lead_drops_it(store):
+    assert store.latest_review("acme") is None
+    store.save_review("acme", "<html>1</html>")
+    store.save_review("acme", "<html>2</html>")
+    assert store.latest_review("acme") == "<html>2</html>"
+    store.forget("acme", ["17"])  # the review may name the lead: made again later
+    assert store.latest_review("acme") is None
