@@ -54,6 +54,12 @@ _Loader.add_implicit_resolver(
 )
 
 
+def read_yaml(text: str) -> Any:
+    """A model file's data as the model loader reads it (``on:`` and ``yes`` stay words:
+    only ``true`` and ``false`` are booleans)."""
+    return yaml.load(text, Loader=_Loader)
+
+
 def load_model(path: str | Path) -> model.ScoringModel:
     """Load and validate a model file."""
     path = Path(path)

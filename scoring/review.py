@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from statistics import median
+from typing import Any
 
-from leadsync.scoring.backtest import Decile, deciles
+from leadsync.scoring.backtest import Backtest, Decile, Threshold, deciles
 from leadsync.scoring.engine import ScoreResult
 from leadsync.scoring.lead import Outcome
 from leadsync.scoring.model import ScoringModel
@@ -72,6 +73,36 @@ class Winner:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleLift:
+    """How the leads a rule fired for converted, against all leads with an outcome."""
+
+    rule: str
+    label: str
+    points: Decimal
+    """Its points (as scored: after caps and weights), averaged over the leads it fired for."""
+    leads: int
+    rate: Rate
+    lift: float | None
+    """Their conversion rate over the overall one; None with too few leads."""
+
+    @property
+    def disagrees(self) -> bool:
+        """Points for a rule whose leads convert less than average, or against one whose
+        leads convert more: the outcomes say its points point the wrong way."""
+        if self.lift is None:
+            return False
+        return (self.points > 0 and self.lift < 1) or (self.points < 0 and self.lift > 1)
+
+    @property
+    def suggested(self) -> int:
+        """Its points scaled by the lift (shrunk where they disagree): a proposal to try."""
+        if self.lift is None or not self.lift:
+            return round(self.points)
+        factor = self.lift if self.points > 0 else 1 / self.lift
+        return round(float(self.points) * factor)
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewReport:
     model: str
     leads: int
@@ -86,6 +117,11 @@ class ReviewReport:
     """Period (``2026-05``) → leads first scored in it, by initial tier."""
     deciles: tuple[Decile, ...] = field(default=())
     """Conversion by tenth of initial score, best first: the calibration of the ranking."""
+    rules: tuple[RuleLift, ...] = field(default=())
+    """Every rule that fired, those whose points most disagree with the outcomes first."""
+    threshold: Threshold | None = None
+    """A suggested MQL threshold: the lowest whose MQLs convert at ``target_precision``,
+    else the one keeping MQLs within ``target_volume`` of the leads."""
     missing: tuple[str, ...] = field(default=())
     """What the data lacks for a sound review, each with how to get it."""
 
@@ -100,6 +136,8 @@ def review(
     *,
     min_leads: int = MIN_LEADS,
     winners: int = 15,
+    target_precision: float = 0.5,
+    target_volume: float = 0.10,
 ) -> ReviewReport:
     """Every figure of the review, in one pass over ``leads``."""
     tiers = [(t.name, t.min) for t in model.tiers]
@@ -108,6 +146,8 @@ def review(
     mqls = sqls = total = known = converted = 0
     low: list[Reviewed] = []
     histogram: dict[Decimal, list[int]] = defaultdict(lambda: [0, 0])
+    fired: dict[str, list[Any]] = {}  # rule → [label, points total, leads, converted]
+    lab = Backtest(model, 0, target_volume, target_precision)
     periods: dict[str, Counter[str]] = defaultdict(Counter)
     for lead in leads:
         total += 1
@@ -125,6 +165,12 @@ def review(
         bucket[0] += 1
         histogram[lead.initial.score][0] += 1
         histogram[lead.initial.score][1] += bool(outcome.converted)
+        lab.add(lead.initial, outcome.converted)
+        for reason in lead.initial.reasons:
+            stats = fired.setdefault(reason.rule, [reason.label or reason.rule, Decimal(0), 0, 0])
+            stats[1] += reason.points
+            stats[2] += 1
+            stats[3] += bool(outcome.converted)
         if not outcome.converted:
             continue
         converted += 1
@@ -149,6 +195,14 @@ def review(
         )
         for name, minimum in tiers
     )
+    overall = converted / known if known else None
+    lifts = []
+    for rule, (label, points, n, hits) in fired.items():
+        share = rate(hits, n, min_leads)
+        lift = share.value / overall if share.value is not None and overall else None
+        lifts.append(RuleLift(rule, label, points / n, n, share, lift))
+    lifts.sort(key=lambda r: (not r.disagrees, -abs(r.suggested - r.points)))
+    backtest = lab.report() if known else None
     missing: list[str] = []
     if not known:
         missing.append(
@@ -186,5 +240,7 @@ def review(
         winners_share=tuple(shared.most_common(10)),
         tiers_over_time=tuple((p, dict(periods[p])) for p in sorted(periods)),
         deciles=deciles(sorted((s, n, c) for s, (n, c) in histogram.items())),
+        rules=tuple(lifts),
+        threshold=(backtest.by_precision or backtest.by_volume) if backtest else None,
         missing=tuple(missing),
     )

@@ -13,24 +13,30 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import yaml
 from rich.console import Console
 
+from leadsync.config import templates
 from leadsync.config.accounts import parse_duration
 from leadsync.errors import ConfigError
 from leadsync.scoring.engine import score
 from leadsync.scoring.lead import Lead
+from leadsync.scoring.loader import parse_model, read_yaml
 from leadsync.scoring.model import ScoringModel
-from leadsync.scoring.review import Reviewed, review
+from leadsync.scoring.review import Reviewed, ReviewReport, review
 from leadsync.sync import reviewreport
 from leadsync.sync.commands import AccountOption, AccountsFile, opened
 from leadsync.sync.export import account_leads
+from leadsync.sync.output import number
 
 if TYPE_CHECKING:
     from leadsync.sync.history import HistoryEntry, ScoreHistory
@@ -50,6 +56,13 @@ def review_command(
     ] = None,
     fmt: Annotated[ReviewFormat, typer.Option("--format", "-f")] = ReviewFormat.table,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here, not stdout.")] = None,
+    suggest: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the account's model with a suggested MQL threshold and rule points "
+            "here, to `model diff` and `model backtest` before adopting it."
+        ),
+    ] = None,
     accounts_file: AccountsFile = None,
 ) -> None:
     """The review our method asks for: MQL → SQL rate, close rate and sales cycle by
@@ -67,6 +80,9 @@ def review_command(
         report = review(reviewed, ctx.model)
         page = reviewreport.review_html(report, account)
         ctx.store.save_review(account, page)  # what `leadsync daemon --http` serves
+        if suggest is not None:
+            suggest.write_text(suggested_model(ctx.account.model, report, account), "utf-8")
+            typer.echo(f"suggested model written to {suggest}", err=True)
     if fmt is ReviewFormat.json:
         text = json.dumps(reviewreport.review_json(report), ensure_ascii=False) + "\n"
     elif fmt is ReviewFormat.html:
@@ -113,3 +129,53 @@ def _before(first: datetime | None, lead: Lead, now: datetime) -> datetime:
 def _became_mql(entries: list[HistoryEntry]) -> datetime | None:
     """When the lead first crossed into MQL, per the history (None if it never did)."""
     return next((e.scored_at for e in entries if e.mql), None)
+
+
+def suggested_model(model_name: str, report: ReviewReport, account: str) -> str:
+    """The model as a YAML file with the review's suggestions applied — never adopted by
+    leadsync itself: a file to ``model diff`` and ``model backtest`` first.
+
+    The MQL threshold becomes the suggested one; each rule whose points disagree with the
+    outcomes gets its points scaled by its lift. A header comment says what changed and
+    on what data.
+    """
+    text, source = templates.model_source(model_name)
+    data = read_yaml(text)
+    notes = [f"Suggested by `leadsync review` for account {account} on "
+             f"{datetime.now(UTC):%Y-%m-%d}, from {source}: {report.with_outcome} leads with "
+             f"an outcome, {report.converted} converted."]  # fmt: skip
+    threshold = report.threshold
+    if threshold is not None and threshold.precision is not None and threshold.recall is not None:
+        notes.append(
+            f"mql_threshold {data.get('mql_threshold')} → {number(threshold.score)}: "
+            f"{threshold.mqls} MQLs, {threshold.precision:.0%} of them converted, "
+            f"{threshold.recall:.0%} of the converted."
+        )
+        data["mql_threshold"] = number(threshold.score)
+        _move_tiers(data, threshold.score)
+    changed = {r.rule: r for r in report.rules if r.disagrees}
+    for rule in data.get("rules", []):
+        lift = changed.get(str(rule.get("id")))
+        if lift is None or not isinstance(rule.get("points"), int | float):
+            continue
+        notes.append(
+            f"{rule['id']}: {rule['points']} → {lift.suggested} points (its {lift.leads} leads "
+            f"converted at {lift.lift:.2f}× the average)"
+        )
+        rule["points"] = lift.suggested
+    data["version"] = f"{data.get('version', '1')}-review"
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=88)
+    header = "".join(f"# {line}\n" for note in notes for line in textwrap.wrap(note, 86))
+    result = header + body
+    parse_model(result, source="suggested model")  # it loads, or this is a bug
+    return result
+
+
+def _move_tiers(data: dict[str, Any], threshold: Decimal) -> None:
+    """The tier that starts at the old MQL threshold starts at the new one (tiers stay
+    in increasing order: the lower ones are not moved past it)."""
+    tiers = data.get("tiers") or []
+    if tiers and tiers[-1].get("min") is not None:
+        lower = [t.get("min") for t in tiers[:-1] if t.get("min") is not None]
+        if not lower or max(lower) < threshold:
+            tiers[-1]["min"] = number(threshold)

@@ -64,7 +64,33 @@ def review_json(report: ReviewReport) -> dict[str, Any]:
             }
             for d in report.deciles
         ],
+        "rules": [
+            {
+                "rule": r.rule,
+                "label": r.label,
+                "points": number(r.points),
+                "leads": r.leads,
+                "rate": _rate(r.rate),
+                "lift": None if r.lift is None else round(r.lift, 3),
+                "disagrees": r.disagrees,
+                "suggested_points": r.suggested,
+            }
+            for r in report.rules
+        ],
+        "suggested_threshold": _threshold(report),
         "missing": list(report.missing),
+    }
+
+
+def _threshold(report: ReviewReport) -> dict[str, Any] | None:
+    found = report.threshold
+    if found is None:
+        return None
+    return {
+        "score": number(found.score),
+        "mqls": found.mqls,
+        "precision": None if found.precision is None else round(found.precision, 4),
+        "recall": None if found.recall is None else round(found.recall, 4),
     }
 
 
@@ -97,6 +123,16 @@ def review_table(report: ReviewReport, console: Console) -> None:
         console.print(winners)
         shared = ", ".join(f"{label} ({n})" for label, n in report.winners_share)
         console.print(f"what they share: {shared or 'no rule'}")
+    disagreeing = [r for r in report.rules if r.disagrees]
+    if disagreeing:
+        rules = Table("rule whose points disagree", "points", "leads", "converted", "suggested")
+        for r in disagreeing:
+            rules.add_row(r.label, str(number(r.points)), str(r.leads), _percent(r.rate),
+                          str(r.suggested))  # fmt: skip
+        console.print(rules)
+    if report.threshold is not None:
+        console.print(f"suggested MQL threshold: {number(report.threshold.score)} "
+                      "(write it as a model file with --suggest FILE)")  # fmt: skip
     for line in report.missing:
         console.print(f"[yellow]missing:[/] {line}", markup=True)
 
@@ -156,6 +192,19 @@ converted. MQL → SQL: <strong>{html.escape(_percent(report.mql_to_sql))}</stro
 <p>Rules they share: {
         html.escape(", ".join(f"{k} ({n})" for k, n in report.winners_share)) or "none"
     }</p>
+<h2>Rules whose points disagree with the outcomes</h2>
+<table><tr><th>rule</th><th>points</th><th>leads</th><th>converted</th><th>suggested</th></tr>
+{
+        "".join(
+            f"<tr><td>{html.escape(r.label)}</td><td>{number(r.points)}</td><td>{r.leads}</td>"
+            f"<td>{html.escape(_percent(r.rate))}</td><td>{r.suggested}</td></tr>"
+            for r in report.rules
+            if r.disagrees
+        )
+    }</table>
+<p>Suggested MQL threshold: {number(report.threshold.score) if report.threshold else "—"}
+(<code>leadsync review --suggest model.yaml</code> writes these as a model file to
+<code>model diff</code> and <code>model backtest</code> before adopting it).</p>
 <footer><small>Made by leadsync on {made}.</small></footer>
 </body></html>
 """

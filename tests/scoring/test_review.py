@@ -36,6 +36,11 @@ def test_rates_bands_cycles_and_who_won_with_a_low_score() -> None:
     assert [w.lead_id for w in report.low_score_winners] == ["100", "101", "102", "103"]
     assert report.winners_share == (("executive title", 4),)
     assert report.tiers_over_time == (("2026-03", {"mql": 40, "cold": 41}),)
+    lifts = {r.rule: r for r in report.rules}
+    assert lifts["demo-request"].lift == 0.5 / 0.3 and not lifts["demo-request"].disagrees
+    assert lifts["demo-request"].suggested == 83  # 50 points × 1.67
+    assert lifts["exec-title"].lift == 1.0 and lifts["exec-title"].suggested == 20
+    assert report.threshold is not None and report.threshold.score == 85  # the demo leads
     assert report.missing == ("only 24 converted leads (at least 30 are needed for rates to "
                               "mean anything): review over a longer --since, or wait for more "
                               "deals",)  # fmt: skip

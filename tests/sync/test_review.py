@@ -45,7 +45,9 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory):
         cli("backfill", "--account", "acme")
         as_json = json.loads(cli("review", "--account", "acme", "--format", "json").stdout)
         cli("review", "--account", "acme", "--format", "html", "--out", str(folder / "r.html"))
-        table = cli("review", "--account", "acme").stdout
+        table = cli(
+            "review", "--account", "acme", "--suggest", str(folder / "suggested.yaml")
+        ).stdout
         yield as_json, folder / "r.html", table
 
 
@@ -99,3 +101,22 @@ def test_the_demo_ends_with_the_sandbox_accounts_review(tmp_path: Path) -> None:
     run_demo(contacts=300, console=Console(file=open(os.devnull, "w")), review_path=path)  # noqa: SIM115
     text = path.read_text()
     assert text.count("<svg") == 5 and "MQL → SQL" in text
+
+
+def test_suggestions_are_a_model_file_to_check_never_adopted(reviewed) -> None:
+    report, page, table = reviewed
+    suggested = page.with_name("suggested.yaml")
+    from leadsync.config.templates import resolve_model
+
+    model = resolve_model(str(suggested))  # an ordinary model file: it loads and validates
+    threshold = report["suggested_threshold"]
+    assert model.ref == "b2b-saas@1.0-review" and model.mql_threshold == threshold["score"]
+    header = suggested.read_text().split("name:", 1)[0]
+    assert header.startswith("# Suggested by `leadsync review` for account acme")
+    assert f"mql_threshold 71 → {threshold['score']}" in header
+    for rule in (r for r in report["rules"] if r["disagrees"]):
+        assert f"{rule['rule']}: " in header
+        assert (
+            next(x for x in model.rules if x.id == rule["rule"]).points == rule["suggested_points"]
+        )
+    assert "suggested MQL threshold" in table
