@@ -205,6 +205,8 @@ class FieldNames(_Strict):
     reasons: str = "lead_score_reasons"
     model: str = "lead_score_model"
     updated_at: str = "lead_score_updated_at"
+    feedback: str = "lead_score_feedback"
+    """Set by sales on an MQL (accepted, or rejected and why): read by ``leadsync review``."""
 
 
 class TaskSettings(_Strict):

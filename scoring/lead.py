@@ -94,6 +94,8 @@ class Outcome:
     sql_at: datetime | None = None
     won_at: datetime | None = None
     lost_at: datetime | None = None
+    feedback: str | None = None
+    """What sales said of the lead as an MQL (one of :data:`FEEDBACK`), when it said."""
 
 
 #: The keys of an outcome object, in the order the format documents them.
@@ -105,7 +107,15 @@ OUTCOME_KEYS: tuple[str, ...] = (
     "sql_at",
     "won_at",
     "lost_at",
+    "feedback",
 )
+#: Sales feedback on an MQL (the ``lead_score_feedback`` field): value → label.
+FEEDBACK: dict[str, str] = {
+    "accepted": "Accepted",
+    "rejected_not_a_buyer": "Rejected – not a buyer",
+    "rejected_bad_timing": "Rejected – bad timing",
+    "rejected_bad_data": "Rejected – bad data",
+}
 _OUTCOME_DATES = frozenset({"converted_at", "sql_at", "won_at", "lost_at"})
 
 
@@ -230,6 +240,10 @@ def outcome_value(key: str, value: Any) -> Any:
         return float(value)
     if key in _OUTCOME_DATES:
         return _outcome_moment(value)
+    if key == "feedback":
+        if value not in FEEDBACK:
+            raise ValueError(f"{value!r} is not one of {', '.join(FEEDBACK)}")
+        return value
     raise ValueError("unknown key")
 
 

@@ -5,7 +5,8 @@ first scored it (its *initial* score, from the score history), when it became MQ
 outcome, and the reasons it was scored with then. The method asks a marketing–sales
 team to look, regularly, at: the MQL → SQL conversion rate; the close rate by initial
 score band (does the MQL threshold separate buyers?); the sales-cycle length by band;
-the customers who won with a low score and what they did; and the volume of each tier
+the customers who won with a low score and what they did; the MQLs sales rejected
+(its feedback on the record) and what they have in common; and the volume of each tier
 over time. Every figure carries the number of leads it rests on, and a band with fewer
 than ``min_leads`` shows no rate.
 """
@@ -70,6 +71,7 @@ class Winner:
     tier: str
     reasons: str
     won_at: datetime | None
+    feedback: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,14 @@ class ReviewReport:
     """Conversion by tenth of initial score, best first: the calibration of the ranking."""
     rules: tuple[RuleLift, ...] = field(default=())
     """Every rule that fired, those whose points most disagree with the outcomes first."""
+    feedback: Rate = field(default_factory=lambda: Rate(0, 0, None))
+    """MQLs sales rejected, of the MQLs it gave feedback on."""
+    rejected_by_tier: tuple[tuple[str, Rate], ...] = field(default=())
+    rejected_by_rule: tuple[tuple[str, Rate], ...] = field(default=())
+    """Per rule that fired for MQLs with feedback: how many of them sales rejected."""
+    rejected_mqls: tuple[Winner, ...] = field(default=())
+    rejected_share: tuple[tuple[str, int], ...] = field(default=())
+    """Rules the rejected MQLs share: label → how many of them it fired for."""
     threshold: Threshold | None = None
     """A suggested MQL threshold: the lowest whose MQLs convert at ``target_precision``,
     else the one keeping MQLs within ``target_volume`` of the leads."""
@@ -145,6 +155,9 @@ def review(
     cycles: dict[str, list[float]] = defaultdict(list)
     mqls = sqls = total = known = converted = 0
     low: list[Reviewed] = []
+    rejected: list[Reviewed] = []
+    said_tier: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    said_rule: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     histogram: dict[Decimal, list[int]] = defaultdict(lambda: [0, 0])
     fired: dict[str, list[Any]] = {}  # rule → [label, points total, leads, converted]
     lab = Backtest(model, 0, target_volume, target_precision)
@@ -158,6 +171,14 @@ def review(
         if lead.became_mql_at is not None or lead.initial.is_mql:
             mqls += 1
             sqls += outcome is not None and (outcome.sql_at is not None or bool(outcome.converted))
+            if outcome is not None and outcome.feedback is not None:
+                no = outcome.feedback.startswith("rejected")
+                for tally in (said_tier[tier], *(said_rule[r.label or r.rule]
+                              for r in lead.initial.reasons if r.points)):  # fmt: skip
+                    tally[0] += 1
+                    tally[1] += no
+                if no:
+                    rejected.append(lead)
         if outcome is None or outcome.converted is None:
             continue
         known += 1
@@ -203,7 +224,16 @@ def review(
         lifts.append(RuleLift(rule, label, points / n, n, share, lift))
     lifts.sort(key=lambda r: (not r.disagrees, -abs(r.suggested - r.points)))
     backtest = lab.report() if known else None
+    said = [sum(v) for v in zip(*said_tier.values(), strict=False)] or [0, 0]
+    why: Counter[str] = Counter()
+    for lead in rejected:
+        why.update({r.label or r.rule for r in lead.initial.reasons if r.points > 0})
     missing: list[str] = []
+    if not said[0]:
+        missing.append(
+            "no sales feedback: reps set Lead Score Feedback (lead_score_feedback, "
+            "Lead_Score_Feedback__c) on MQLs — `leadsync setup --create` adds the field"
+        )
     if not known:
         missing.append(
             "no lead has an outcome: read them from the CRM (HubSpot lifecycle stages and "
@@ -227,20 +257,31 @@ def review(
         converted=converted,
         mql_to_sql=rate(sqls, mqls, min_leads),
         bands=bands,
-        low_score_winners=tuple(
-            Winner(
-                r.initial.lead_id,
-                r.initial.score,
-                r.initial.tier,
-                r.initial.explanation(),
-                r.outcome.won_at if r.outcome else None,
-            )
-            for r in low[:winners]
-        ),
+        low_score_winners=tuple(_winner(r) for r in low[:winners]),
         winners_share=tuple(shared.most_common(10)),
         tiers_over_time=tuple((p, dict(periods[p])) for p in sorted(periods)),
         deciles=deciles(sorted((s, n, c) for s, (n, c) in histogram.items())),
         rules=tuple(lifts),
+        feedback=rate(said[1], said[0], min_leads),
+        rejected_by_tier=tuple((n, rate(c[1], c[0], min_leads)) for n, c in said_tier.items()),
+        rejected_by_rule=tuple(
+            (n, rate(c[1], c[0], min_leads))
+            for n, c in sorted(said_rule.items(), key=lambda kv: -kv[1][1])
+        ),
+        rejected_mqls=tuple(_winner(r) for r in rejected[:winners]),
+        rejected_share=tuple(why.most_common(10)),
         threshold=(backtest.by_precision or backtest.by_volume) if backtest else None,
         missing=tuple(missing),
+    )
+
+
+def _winner(lead: Reviewed) -> Winner:
+    outcome = lead.outcome
+    return Winner(
+        lead.initial.lead_id,
+        lead.initial.score,
+        lead.initial.tier,
+        lead.initial.explanation(),
+        outcome.won_at if outcome else None,
+        outcome.feedback if outcome else None,
     )

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from leadsync.scoring.review import Rate, ReviewReport
+from leadsync.scoring.lead import FEEDBACK
+from leadsync.scoring.review import Rate, ReviewReport, Winner
 from leadsync.sync.output import number
 
 if TYPE_CHECKING:
@@ -42,16 +43,7 @@ def review_json(report: ReviewReport) -> dict[str, Any]:
             }
             for b in report.bands
         ],
-        "low_score_winners": [
-            {
-                "id": w.lead_id,
-                "score": number(w.score),
-                "tier": w.tier,
-                "reasons": w.reasons,
-                "won_at": w.won_at.isoformat() if w.won_at else None,
-            }
-            for w in report.low_score_winners
-        ],
+        "low_score_winners": [_winner(w) for w in report.low_score_winners],
         "winners_share": dict(report.winners_share),
         "tiers_over_time": dict(report.tiers_over_time),
         "deciles": [
@@ -78,6 +70,11 @@ def review_json(report: ReviewReport) -> dict[str, Any]:
             for r in report.rules
         ],
         "suggested_threshold": _threshold(report),
+        "rejected": _rate(report.feedback),
+        "rejected_by_tier": {name: _rate(r) for name, r in report.rejected_by_tier},
+        "rejected_by_rule": {name: _rate(r) for name, r in report.rejected_by_rule},
+        "rejected_mqls": [_winner(w) for w in report.rejected_mqls],
+        "rejected_share": dict(report.rejected_share),
         "missing": list(report.missing),
     }
 
@@ -91,6 +88,17 @@ def _threshold(report: ReviewReport) -> dict[str, Any] | None:
         "mqls": found.mqls,
         "precision": None if found.precision is None else round(found.precision, 4),
         "recall": None if found.recall is None else round(found.recall, 4),
+    }
+
+
+def _winner(w: Winner) -> dict[str, Any]:
+    return {
+        "id": w.lead_id,
+        "score": number(w.score),
+        "tier": w.tier,
+        "reasons": w.reasons,
+        "won_at": w.won_at.isoformat() if w.won_at else None,
+        "feedback": w.feedback,
     }
 
 
@@ -123,6 +131,18 @@ def review_table(report: ReviewReport, console: Console) -> None:
         console.print(winners)
         shared = ", ".join(f"{label} ({n})" for label, n in report.winners_share)
         console.print(f"what they share: {shared or 'no rule'}")
+    if report.feedback.leads:
+        console.print(
+            f"MQLs sales rejected: {_percent(report.feedback)}; by tier: "
+            + ", ".join(f"{n} {_percent(r)}" for n, r in report.rejected_by_tier)
+        )
+        rejected = Table("rejected MQL", "score", "feedback", "why it scored")
+        for w in report.rejected_mqls:
+            rejected.add_row(w.lead_id, str(number(w.score)), FEEDBACK.get(w.feedback or "", ""),
+                             w.reasons or "—")  # fmt: skip
+        console.print(rejected)
+        shared = ", ".join(f"{label} ({n})" for label, n in report.rejected_share)
+        console.print(f"what the rejected MQLs share: {shared or 'no rule'}")
     disagreeing = [r for r in report.rules if r.disagrees]
     if disagreeing:
         rules = Table("rule whose points disagree", "points", "leads", "converted", "suggested")
@@ -191,6 +211,24 @@ converted. MQL → SQL: <strong>{html.escape(_percent(report.mql_to_sql))}</stro
 <table><tr><th>lead</th><th>score</th><th>tier</th><th>what they did</th></tr>{winners}</table>
 <p>Rules they share: {
         html.escape(", ".join(f"{k} ({n})" for k, n in report.winners_share)) or "none"
+    }</p>
+<h2>MQLs sales rejected</h2>
+<p>{html.escape(_percent(report.feedback))} of the MQLs with feedback; by tier:
+{html.escape(", ".join(f"{n} {_percent(r)}" for n, r in report.rejected_by_tier)) or "—"};
+by rule: {
+        html.escape(", ".join(f"{n} {_percent(r)}" for n, r in report.rejected_by_rule)) or "—"
+    }.</p>
+<table><tr><th>lead</th><th>score</th><th>feedback</th><th>why it scored</th></tr>
+{
+        "".join(
+            f"<tr><td>{html.escape(w.lead_id)}</td><td>{number(w.score)}</td>"
+            f"<td>{html.escape(FEEDBACK.get(w.feedback or '', ''))}</td>"
+            f"<td>{html.escape(w.reasons or '—')}</td></tr>"
+            for w in report.rejected_mqls
+        )
+    }</table>
+<p>What they share: {
+        html.escape(", ".join(f"{k} ({n})" for k, n in report.rejected_share)) or "—"
     }</p>
 <h2>Rules whose points disagree with the outcomes</h2>
 <table><tr><th>rule</th><th>points</th><th>leads</th><th>converted</th><th>suggested</th></tr>

@@ -291,7 +291,7 @@ class HubSpotConnector:
 
     def outcomes(self, lead_ids: Sequence[str]) -> dict[str, Outcome]:
         """What became of these contacts: lifecycle stage and deals (see ``outcomes.py``)."""
-        return read_outcomes(self.http, self.writer, lead_ids)
+        return read_outcomes(self.http, self.writer, lead_ids, self.account.fields.feedback)
 
     def existing(self, lead_ids: Sequence[str]) -> set[str]:
         """Which of these contacts still exist (batch reads of 100)."""

@@ -20,6 +20,7 @@ A contact's :class:`~leadsync.scoring.lead.Outcome`:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 from leadsync.connectors.hubspot.engagement import parse_time
 from leadsync.connectors.hubspot.http import HubSpotHttp
 from leadsync.connectors.hubspot.writes import HubSpotWriter, batch_read
-from leadsync.scoring.lead import Outcome
+from leadsync.scoring.lead import FEEDBACK, Outcome
 
 CONTACT_PROPERTIES = [
     "lifecyclestage",
@@ -45,10 +46,14 @@ DEAL_PROPERTIES = [
 
 
 def read_outcomes(
-    http: HubSpotHttp, writer: HubSpotWriter, contact_ids: Sequence[str]
+    http: HubSpotHttp,
+    writer: HubSpotWriter,
+    contact_ids: Sequence[str],
+    feedback: str = "lead_score_feedback",
 ) -> dict[str, Outcome]:
-    """The outcome of each contact that exists, by id (see the module docstring)."""
-    contacts = writer.read_contacts(contact_ids, CONTACT_PROPERTIES)
+    """The outcome of each contact that exists, by id (see the module docstring);
+    ``feedback`` names the property sales sets on an MQL."""
+    contacts = writer.read_contacts(contact_ids, [*CONTACT_PROPERTIES, feedback])
     linked = writer.associations("contacts", "deals", [str(c["id"]) for c in contacts])
     wanted = sorted({d for deals in linked.values() for d in deals})
     deals = {
@@ -56,12 +61,19 @@ def read_outcomes(
         for d in batch_read(http, "deals", wanted, DEAL_PROPERTIES, missing_ok=True)
     }
     return {
-        str(c["id"]): outcome_of(
-            c.get("properties") or {},
-            [deals[d] for d in linked.get(str(c["id"]), []) if d in deals],
+        str(c["id"]): dataclasses.replace(
+            outcome_of(
+                c.get("properties") or {},
+                [deals[d] for d in linked.get(str(c["id"]), []) if d in deals],
+            ),
+            feedback=_feedback((c.get("properties") or {}).get(feedback)),
         )
         for c in contacts
     }
+
+
+def _feedback(value: Any) -> str | None:
+    return value if value in FEEDBACK else None
 
 
 def _ts(value: Any, default: float) -> float:

@@ -22,6 +22,7 @@ from leadsync.connectors.base import BatchResult, ScoreWrite, TaskRequest
 from leadsync.connectors.hubspot.engagement import parse_time
 from leadsync.connectors.hubspot.http import HubSpotHttp, Response
 from leadsync.errors import CrmAuthError, CrmError, CrmPermissionError, CrmRateLimited
+from leadsync.scoring.lead import FEEDBACK
 
 __all__ = ["GROUP", "MARKER", "HubSpotWriter", "batch_read", "errors_of"]
 
@@ -144,7 +145,8 @@ class HubSpotWriter:
     # ------------------------------------------------------------------- fields
 
     def ensure_score_fields(self, tiers: Sequence[str]) -> list[str]:
-        """The "Lead scoring" group and five properties: GET each, create on 404.
+        """The "Lead scoring" group and six properties (the score, its tier, reasons, model
+        and time, and sales' feedback on an MQL): GET each, create on 404.
 
         A create is retried after a lost answer, and the retry then meets a 409 CONFLICT
         (the first attempt did create it, or another process did meanwhile): a 409 is
@@ -165,6 +167,10 @@ class HubSpotWriter:
             {"name": f.model, "label": "Lead Score Model", "type": "string", "fieldType": "text"},
             {"name": f.updated_at, "label": "Lead Score Updated At", "type": "datetime",
              "fieldType": "date"},
+            {"name": f.feedback, "label": "Lead Score Feedback", "type": "enumeration",
+             "fieldType": "select", "description": "Sales on this MQL: read by leadsync review.",
+             "options": [{"label": label, "value": value, "displayOrder": i}
+                         for i, (value, label) in enumerate(FEEDBACK.items())]},
         ]  # fmt: skip
         created: list[str] = []
         try:

@@ -150,6 +150,7 @@ class SalesforceConnector:
         self.writer = ScoreWriter(self.api, self.bulk, first.fields, sleep=sleep)
         self.overlap = overlap
         self.bulk_page = account.page_size or BULK_PAGE
+        self._feedback: dict[str, str] | None = None
 
     # -- reading: one object's records as pages ------------------------------------------------
     def _leads(self, om: ObjectMap, rows: Sequence[Row], events: Any = None) -> list[CrmLead]:
@@ -343,8 +344,17 @@ class SalesforceConnector:
         return found[0] if found else None
 
     def outcomes(self, lead_ids: Sequence[str]) -> dict[str, Outcome]:
-        """What became of these Leads and Contacts (see ``outcomes.py``)."""
-        return read_outcomes(self.api, lead_ids)
+        """What became of these Leads and Contacts (see ``outcomes.py``), with sales'
+        feedback where the org has the field (one describe per object, once)."""
+        if self._feedback is None:
+            self._feedback = {}
+            for sobject, om in self.maps.items():
+                names = {
+                    str(f.get("name", "")).lower() for f in self.api.describe(sobject)["fields"]
+                }
+                if om.fields.feedback.lower() in names:
+                    self._feedback[sobject] = om.fields.feedback
+        return read_outcomes(self.api, lead_ids, self._feedback)
 
     def converted_leads(self, since: datetime | None = None) -> Iterator[LeadPage]:
         """Converted Leads, which scoring leaves out, for an export (see ``outcomes.py``)."""

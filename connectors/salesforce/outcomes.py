@@ -24,6 +24,7 @@ Converted Leads are not scored, so the connector's reads leave them out;
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,19 +36,24 @@ from leadsync.connectors.salesforce.activity import ActivitySource, read_events
 from leadsync.connectors.salesforce.api import SalesforceApi
 from leadsync.connectors.salesforce.records import ObjectMap
 from leadsync.connectors.salesforce.soql import Row, chunk_ids, parse_stamp, select, soql
-from leadsync.scoring.lead import Outcome
+from leadsync.scoring.lead import FEEDBACK, Outcome
 
 LEAD_PREFIX, CONTACT_PREFIX = "00Q", "003"
 _OPPORTUNITY = "Id, StageName, IsWon, IsClosed, CreatedDate, CloseDate, Amount"
 
 
-def read_outcomes(api: SalesforceApi, ids: Sequence[str]) -> dict[str, Outcome]:
-    """The outcome of each Lead and Contact among ``ids`` that exists, by id."""
+def read_outcomes(
+    api: SalesforceApi, ids: Sequence[str], feedback: Mapping[str, str] | None = None
+) -> dict[str, Outcome]:
+    """The outcome of each Lead and Contact among ``ids`` that exists, by id;
+    ``feedback`` names, per object that has it, the field sales sets on an MQL."""
+    feedback = feedback or {}
     leads = [i for i in ids if i.startswith(LEAD_PREFIX)]
     contacts = [i for i in ids if i.startswith(CONTACT_PREFIX)]
+    extra = f", {feedback['Lead']}" if "Lead" in feedback else ""
     lead_rows = _rows(
         api,
-        "SELECT Id, Status, IsConverted, ConvertedDate, ConvertedOpportunityId FROM Lead",
+        f"SELECT Id, Status, IsConverted, ConvertedDate, ConvertedOpportunityId{extra} FROM Lead",
         leads,
     )
     roles: dict[str, list[str]] = defaultdict(list)
@@ -62,6 +68,12 @@ def read_outcomes(api: SalesforceApi, ids: Sequence[str]) -> dict[str, Outcome]:
         str(r["Id"]): r
         for r in _rows(api, f"SELECT {_OPPORTUNITY} FROM Opportunity", sorted(wanted))
     }
+    said: dict[str, Any] = {}
+    if "Lead" in feedback:
+        said.update((str(r["Id"]), r.get(feedback["Lead"])) for r in lead_rows)
+    if "Contact" in feedback and contacts:
+        query = f"SELECT Id, {feedback['Contact']} FROM Contact"
+        said.update((str(r["Id"]), r.get(feedback["Contact"])) for r in _rows(api, query, contacts))
     out: dict[str, Outcome] = {}
     for row in lead_rows:
         opp = opportunities.get(str(row.get("ConvertedOpportunityId") or ""))
@@ -70,6 +82,9 @@ def read_outcomes(api: SalesforceApi, ids: Sequence[str]) -> dict[str, Outcome]:
         out[contact] = opportunity_outcome(
             [opportunities[o] for o in roles.get(contact, []) if o in opportunities], None, None
         )
+    for record, value in said.items():
+        if record in out and value in FEEDBACK:
+            out[record] = dataclasses.replace(out[record], feedback=value)
     return out
 
 

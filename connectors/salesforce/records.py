@@ -87,11 +87,14 @@ _MODEL_LINE = re.compile(r"\n?\[model ([^\]\n]+)\]\s*$")
 
 @dataclass(frozen=True, slots=True)
 class ScoreFields:
-    """The names of leadsync's three fields on Lead and Contact."""
+    """The names of leadsync's fields on Lead and Contact: the three it writes, and the
+    feedback sales sets."""
 
     score: str = "Lead_Score__c"
     tier: str = "Lead_Score_Tier__c"
     reasons: str = "Lead_Score_Reasons__c"
+    feedback: str = "Lead_Score_Feedback__c"
+    """Sales' word on an MQL (a picklist ``setup --create`` adds): read by the review only."""
 
     @classmethod
     def for_account(cls, names: FieldNames) -> ScoreFields:
@@ -104,6 +107,9 @@ class ScoreFields:
             reasons=ours.reasons
             if names.reasons == hub.reasons
             else field_name(names.reasons, "fields"),
+            feedback=ours.feedback
+            if names.feedback == hub.feedback
+            else field_name(names.feedback, "fields"),
         )
 
 

@@ -43,6 +43,7 @@ from leadsync.connectors.salesforce.mdapi import MetadataAccessError, MetadataCl
 from leadsync.connectors.salesforce.records import ScoreFields
 from leadsync.connectors.salesforce.soql import soql
 from leadsync.errors import CrmError, CrmPermissionError
+from leadsync.scoring.lead import FEEDBACK
 
 __all__ = ["FIELD_SPECS", "create_score_fields"]
 
@@ -54,12 +55,14 @@ FIELD_SPECS: dict[str, tuple[dict[str, Any], str]] = {
     "tier": ({"label": "Lead Score Tier", "type": "Text", "length": 40}, "Text(40)"),
     "reasons": ({"label": "Lead Score Reasons", "type": "LongTextArea", "length": 32768,
                  "visibleLines": 5}, "Long Text Area(32768)"),
+    "feedback": ({"label": "Lead Score Feedback", "type": "Picklist"}, "Picklist"),
 }  # fmt: skip
 _DESCRIPTION = "Written by leadsync: {what}. Created by `leadsync setup --create`."
 _WHAT = {
     "score": "the lead score",
     "tier": "the lead score's tier",
     "reasons": "why the lead has its score, and the model that scored it",
+    "feedback": "set by sales on an MQL (accepted, or rejected and why); read by leadsync review",
 }
 
 
@@ -135,6 +138,14 @@ def _create_fields(
 def _custom_field(mdapi: MetadataClient, want: _Field) -> Any:
     settings, _ = FIELD_SPECS[want.role]
     description = _DESCRIPTION.format(what=_WHAT[want.role])
+    if want.role == "feedback":  # a restricted picklist of the review's values
+        values = [
+            mdapi.build("CustomValue", fullName=value, label=label, default=False)
+            for value, label in FEEDBACK.items()
+        ]
+        definition = mdapi.build("ValueSetValuesDefinition", sorted=False, value=values)
+        settings = {**settings, "valueSet": mdapi.build(
+            "ValueSet", restricted=True, valueSetDefinition=definition)}  # fmt: skip
     return mdapi.build("CustomField", fullName=want.full_name, description=description,
                        **settings)  # fmt: skip
 

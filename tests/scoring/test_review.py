@@ -13,17 +13,24 @@ MODEL = resolve_model("b2b-saas")
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 
 
-def reviewed(n: int, *, demo: bool, won: bool | None, mql_at: datetime | None = None) -> Reviewed:
+def reviewed(
+    n: int, *, demo: bool, won: bool | None, mql_at: datetime | None = None, said: str | None = None
+) -> Reviewed:
     events = (Event.create("demo_request", T0 - timedelta(days=1)),) if demo else ()
     lead = Lead(str(n), {"title": "CEO", "company_size": 100 if demo else 5}, events)
     outcome = None if won is None else Outcome(
-        converted=won, sql_at=T0 + timedelta(days=3), won_at=T0 + timedelta(days=33) if won else None
+        converted=won, sql_at=T0 + timedelta(days=3), won_at=T0 + timedelta(days=33) if won else None,
+        feedback=said,
     )  # fmt: skip
     return Reviewed(score(lead, MODEL, T0), mql_at, T0, outcome)
 
 
 def test_rates_bands_cycles_and_who_won_with_a_low_score() -> None:
-    leads = [reviewed(i, demo=True, won=i % 2 == 0, mql_at=T0) for i in range(40)]
+    leads = [
+        reviewed(i, demo=True, won=i % 2 == 0, mql_at=T0,
+                 said="accepted" if i % 2 == 0 else "rejected_bad_timing")
+        for i in range(40)
+    ]  # fmt: skip
     leads += [reviewed(100 + i, demo=False, won=i < 4) for i in range(40)]
     leads += [reviewed(200, demo=False, won=None)]
     report = review(leads, MODEL)
@@ -41,6 +48,14 @@ def test_rates_bands_cycles_and_who_won_with_a_low_score() -> None:
     assert lifts["demo-request"].suggested == 83  # 50 points × 1.67
     assert lifts["exec-title"].lift == 1.0 and lifts["exec-title"].suggested == 20
     assert report.threshold is not None and report.threshold.score == 85  # the demo leads
+    assert report.feedback == rate(20, 40)  # sales rejected half the MQLs
+    assert dict(report.rejected_by_tier) == {"mql": rate(20, 40)}
+    assert dict(report.rejected_by_rule)["demo request"] == rate(20, 40)
+    assert (
+        len(report.rejected_mqls) == 15
+        and report.rejected_mqls[0].feedback == "rejected_bad_timing"
+    )
+    assert dict(report.rejected_share)["demo request"] == 20
     assert report.missing == ("only 24 converted leads (at least 30 are needed for rates to "
                               "mean anything): review over a longer --since, or wait for more "
                               "deals",)  # fmt: skip
@@ -49,4 +64,5 @@ def test_rates_bands_cycles_and_who_won_with_a_low_score() -> None:
 def test_no_outcome_says_what_is_missing_and_how_to_get_it() -> None:
     report = review([reviewed(1, demo=False, won=None)], MODEL)
     assert report.converted == 0 and all(b.close_rate.value is None for b in report.bands)
-    assert report.missing[0].startswith("no lead has an outcome: read them from the CRM")
+    assert report.missing[0].startswith("no sales feedback: reps set Lead Score Feedback")
+    assert report.missing[1].startswith("no lead has an outcome: read them from the CRM")

@@ -47,7 +47,7 @@ def test_setup_create_then_backfill_then_nothing_to_create(tmp_path: Path) -> No
         assert (
             "globex: created field Contact.Lead_Score_Reasons__c (Long Text Area(32768))" in lines
         )
-        assert sum(" created field " in line for line in lines) == 6
+        assert sum(" created field " in line for line in lines) == 8
         assert any("created permission set Leadsync_Integration" in line for line in lines)
         assert any("created assignment of Leadsync_Integration" in line for line in lines)
         assert lines[-1] == "globex: the score fields are in place"

@@ -43,7 +43,17 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory):
             return done
 
         cli("backfill", "--account", "acme")
+        mqls = [
+            str(key + 1)
+            for key in range(box.store.contact_count)
+            if (box.store.contact_props(key).get("lead_score_tier") or "") == "mql"
+        ]
+        rejected = mqls[: len(mqls) // 2]
+        for contact in mqls:  # reps say what they made of each MQL, on the record
+            said = "rejected_not_a_buyer" if contact in rejected else "accepted"
+            box.store.write_contact(int(contact) - 1, {"lead_score_feedback": said})
         as_json = json.loads(cli("review", "--account", "acme", "--format", "json").stdout)
+        as_json["_rejected"] = rejected
         cli("review", "--account", "acme", "--format", "html", "--out", str(folder / "r.html"))
         table = cli(
             "review", "--account", "acme", "--suggest", str(folder / "suggested.yaml")
@@ -101,6 +111,16 @@ def test_the_demo_ends_with_the_sandbox_accounts_review(tmp_path: Path) -> None:
     run_demo(contacts=300, console=Console(file=open(os.devnull, "w")), review_path=path)  # noqa: SIM115
     text = path.read_text()
     assert text.count("<svg") == 5 and "MQL → SQL" in text
+
+
+def test_the_mqls_sales_rejected_and_what_they_share(reviewed) -> None:
+    report, _, table = reviewed
+    rejected = report["_rejected"]
+    assert rejected and report["rejected"]["hits"] == len(rejected)
+    assert {w["id"] for w in report["rejected_mqls"]} <= set(rejected)
+    assert all(w["feedback"] == "rejected_not_a_buyer" for w in report["rejected_mqls"])
+    assert report["rejected_share"] and report["rejected_by_rule"]
+    assert "MQLs sales rejected" in table
 
 
 def test_suggestions_are_a_model_file_to_check_never_adopted(reviewed) -> None:

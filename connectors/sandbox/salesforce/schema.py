@@ -99,11 +99,20 @@ LEAD_STATUSES = (
     "Closed - Not Converted",
 )
 
-#: The fields leadsync writes back; present only when ``score_fields=True``.
+#: The fields leadsync writes back (and the feedback sales sets); present only when
+#: ``score_fields=True``.
 SCORE_FIELDS = (
     _f("Lead_Score__c", "double", label="Lead Score"),
     _f("Lead_Score_Tier__c", "string", length=40, label="Lead Score Tier"),
     _f("Lead_Score_Reasons__c", "textarea", length=32768, label="Lead Score Reasons"),
+    _f(
+        "Lead_Score_Feedback__c",
+        "picklist",
+        length=255,
+        label="Lead Score Feedback",
+        picklist=("accepted", "rejected_not_a_buyer", "rejected_bad_timing", "rejected_bad_data"),
+        restricted=True,
+    ),
 )
 _OWNER_ANY = dict(reference_to=("Group", "User"), relationship="Owner", nillable=False)
 _OWNER_USER = dict(reference_to=("User",), relationship="Owner", nillable=False)

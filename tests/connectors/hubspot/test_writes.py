@@ -44,7 +44,7 @@ def test_score_fields_are_created_once_and_tier_options_follow_the_model(
     created = hub.connector.ensure_score_fields(["hot", "warm", "cold"])
     assert created == [
         "lead_score", "lead_score_tier", "lead_score_reasons", "lead_score_model",
-        "lead_score_updated_at",
+        "lead_score_updated_at", "lead_score_feedback",
     ]  # fmt: skip
     props = hub.sandbox.store.props["contacts"]
     assert hub.sandbox.store.groups["contacts"]["lead_scoring"].label == "Lead scoring"
@@ -52,6 +52,9 @@ def test_score_fields_are_created_once_and_tier_options_follow_the_model(
     assert props["lead_score_reasons"].field_type == "textarea"
     assert props["lead_score_updated_at"].type == "datetime"
     assert [o["value"] for o in props["lead_score_tier"].options] == ["hot", "warm", "cold"]
+    assert [o["value"] for o in props["lead_score_feedback"].options] == [
+        "accepted", "rejected_not_a_buyer", "rejected_bad_timing", "rejected_bad_data",
+    ]  # fmt: skip
     assert all(props[n].group_name == "lead_scoring" for n in created)
     hub.sandbox.counters.reset()
     assert hub.connector.ensure_score_fields(["hot", "warm", "cold"]) == []
@@ -69,7 +72,7 @@ def test_a_lost_answer_to_a_create_is_success_once_the_property_is_there(
     hub = make_hub(contacts=5)
     hub.sandbox.faults.update(lost_writes=1)  # the group's create
     created = hub.connector.ensure_score_fields(["hot", "warm", "cold"])
-    assert len(created) == 5
+    assert len(created) == 6
     assert hub.sandbox.counters.snapshot()["properties.groups.create"] == {0: 1, 409: 1}
     props = hub.sandbox.store.props["contacts"]
     del props["lead_score"]  # as if an admin deleted it

@@ -124,3 +124,20 @@ def test_outcome_rules():
         {"IsConverted": True, "ConvertedDate": "2026-01-05", "Status": "Closed - Converted"}, lost
     )
     assert converted.converted is False and converted.sql_at == day("2026-01-05")
+
+
+def test_sales_feedback_on_leads_and_contacts_comes_with_the_outcome(monkeypatch):
+    with SalesforceSandbox(leads=20, contacts=10, seed=3, outcomes=True) as box:
+        acct = account(box, monkeypatch, salesforce={"objects": ["Lead", "Contact"]})
+        lead = next(r["Id"] for r in box.store.rows("Lead") if not r.get("IsConverted"))
+        contact = next(r["Id"] for r in box.store.rows("Contact"))
+        client = box.client(box.sessions.new_access_token())
+        client.Lead.update(lead, {"Lead_Score_Feedback__c": "rejected_bad_timing"})
+        client.Contact.update(contact, {"Lead_Score_Feedback__c": "accepted"})
+        sf = connector(box, acct)
+        try:
+            found = sf.outcomes([lead, contact])
+        finally:
+            sf.close()
+    assert found[lead].feedback == "rejected_bad_timing"
+    assert found[contact].feedback == "accepted"

@@ -16,7 +16,7 @@ from leadsync.connectors.salesforce.fields import PERMISSION_SET
 from leadsync.connectors.salesforce.mdapi import MetadataClient
 from leadsync.errors import CrmError, CrmPermissionError
 
-SCORE = ("Lead_Score__c", "Lead_Score_Tier__c", "Lead_Score_Reasons__c")
+SCORE = ("Lead_Score__c", "Lead_Score_Tier__c", "Lead_Score_Reasons__c", "Lead_Score_Feedback__c")
 TIERS = ["cold", "warm", "mql"]
 
 
@@ -46,7 +46,7 @@ def test_a_fresh_org_gets_fields_permission_set_and_assignment_once(orgs: Orgs) 
     created = org.sf.ensure_score_fields(TIERS, create=True)
 
     fields = [c for c in created if c.startswith("field ")]
-    assert len(fields) == 6 and any("Contact.Lead_Score_Reasons__c" in c for c in fields)
+    assert len(fields) == 8 and any("Contact.Lead_Score_Reasons__c" in c for c in fields)
     assert any(c.startswith(f"permission set {PERMISSION_SET}") for c in created)
     assert any(c.startswith(f"assignment of {PERMISSION_SET}") for c in created)
     for sobject in ("Lead", "Contact"):
@@ -54,6 +54,7 @@ def test_a_fresh_org_gets_fields_permission_set_and_assignment_once(orgs: Orgs) 
             "Lead_Score__c": ("double", 0),
             "Lead_Score_Tier__c": ("string", 40),
             "Lead_Score_Reasons__c": ("textarea", 32768),
+            "Lead_Score_Feedback__c": ("picklist", 255),
         }
     grants = org.box.metadata.permission_sets[PERMISSION_SET]
     granted = [dict(g) for key, g in grants if key == "fieldPermissions"]
@@ -131,6 +132,7 @@ def test_an_existing_permission_set_gains_only_what_it_lacks(orgs: Orgs, monkeyp
         "field Contact.Lead_Score__c (Number(18, 2))",
         "field Contact.Lead_Score_Tier__c (Text(40))",
         "field Contact.Lead_Score_Reasons__c (Long Text Area(32768))",
+        "field Contact.Lead_Score_Feedback__c (Picklist)",
     ]
     (update,) = [c for c in created if c.startswith("permission set")]
     assert "added Read and Edit on Contact.Lead_Score__c" in update and "Lead.Lead" not in update
@@ -165,7 +167,7 @@ def test_names_come_from_the_accounts_fields(orgs: Orgs) -> None:
     names = {"score": "Fit_Score__c", "tier": "Fit_Tier__c", "reasons": "Fit_Why__c"}
     org = orgs(leads=3, sandbox={"score_fields": False}, fields=names)
     org.sf.ensure_score_fields(TIERS, create=True)
-    assert set(_field_types(org, "Lead")) == set(names.values())
+    assert set(_field_types(org, "Lead")) == {*names.values(), "Lead_Score_Feedback__c"}
 
 
 def test_an_expired_session_during_setup_logs_in_again(orgs: Orgs) -> None:
@@ -179,7 +181,7 @@ def test_an_expired_session_during_setup_logs_in_again(orgs: Orgs) -> None:
 
     org.sf.api.describe = describe_then_expire  # type: ignore[method-assign]
     created = org.sf.ensure_score_fields(TIERS, create=True)
-    assert len([c for c in created if c.startswith("field ")]) == 3
+    assert len([c for c in created if c.startswith("field ")]) == 4
     assert org.by_endpoint()["POST Soap/m/createMetadata"] == 3  # refused, fields, the set
     assert org.box.counters.snapshot()["POST Soap/m/createMetadata"][500] == 1
     assert org.sf.auth.logins >= 2
