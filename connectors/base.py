@@ -133,6 +133,14 @@ class BatchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskState:
+    """Where an MQL task stands in the CRM: ``done``, ``open`` or ``deleted``."""
+
+    status: str
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CrmOwner:
     id: str
     email: str | None

@@ -39,6 +39,8 @@ class Reviewed:
     became_mql_at: datetime | None
     first_scored_at: datetime | None
     outcome: Outcome | None
+    task: str | None = None
+    """Its latest MQL task in the CRM: ``done``, ``open``, ``overdue`` or ``deleted``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,8 @@ class ReviewReport:
     rejected_mqls: tuple[Winner, ...] = field(default=())
     rejected_share: tuple[tuple[str, int], ...] = field(default=())
     """Rules the rejected MQLs share: label → how many of them it fired for."""
+    tasks_by_tier: tuple[tuple[str, dict[str, int]], ...] = field(default=())
+    """What became of the MQL tasks, by initial tier: done, open, overdue, deleted."""
     threshold: Threshold | None = None
     """A suggested MQL threshold: the lowest whose MQLs convert at ``target_precision``,
     else the one keeping MQLs within ``target_volume`` of the leads."""
@@ -158,6 +162,7 @@ def review(
     rejected: list[Reviewed] = []
     said_tier: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     said_rule: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    tasks: dict[str, Counter[str]] = defaultdict(Counter)
     histogram: dict[Decimal, list[int]] = defaultdict(lambda: [0, 0])
     fired: dict[str, list[Any]] = {}  # rule → [label, points total, leads, converted]
     lab = Backtest(model, 0, target_volume, target_precision)
@@ -168,6 +173,8 @@ def review(
         if lead.first_scored_at is not None:
             periods[lead.first_scored_at.strftime("%Y-%m")][tier] += 1
         outcome = lead.outcome
+        if lead.task is not None:
+            tasks[tier][lead.task] += 1
         if lead.became_mql_at is not None or lead.initial.is_mql:
             mqls += 1
             sqls += outcome is not None and (outcome.sql_at is not None or bool(outcome.converted))
@@ -270,6 +277,7 @@ def review(
         ),
         rejected_mqls=tuple(_winner(r) for r in rejected[:winners]),
         rejected_share=tuple(why.most_common(10)),
+        tasks_by_tier=tuple((name, dict(tasks[name])) for name, _ in tiers if name in tasks),
         threshold=(backtest.by_precision or backtest.by_volume) if backtest else None,
         missing=tuple(missing),
     )

@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
 import typer
 import yaml
@@ -39,7 +39,9 @@ from leadsync.sync.export import account_leads
 from leadsync.sync.output import number
 
 if TYPE_CHECKING:
+    from leadsync.connectors.base import Connector, TaskState
     from leadsync.sync.history import HistoryEntry, ScoreHistory
+    from leadsync.sync.state import StateStore
 
 
 class ReviewFormat(StrEnum):
@@ -76,7 +78,8 @@ def review_command(
         leads = account_leads(
             ctx.connector, with_outcomes=True, require_consent=ctx.account.require_consent
         )
-        reviewed = reviewed_leads(leads, ctx.model, ctx.store.history, account, cutoff, now)
+        tasks = task_states(ctx.connector, ctx.store, account, now)
+        reviewed = reviewed_leads(leads, ctx.model, ctx.store.history, account, cutoff, now, tasks)
         report = review(reviewed, ctx.model)
         page = reviewreport.review_html(report, account)
         ctx.store.save_review(account, page)  # what `leadsync daemon --http` serves
@@ -98,6 +101,30 @@ def review_command(
         typer.echo(f"review written to {out}", err=True)
 
 
+@runtime_checkable
+class ReadsTasks(Protocol):
+    """A connector that can say where the MQL tasks it created stand."""
+
+    def task_states(self, task_ids: Sequence[str]) -> dict[str, TaskState]: ...
+
+
+def task_states(
+    connector: Connector, store: StateStore, account: str, now: datetime
+) -> dict[str, str]:
+    """Lead id → where its latest MQL task stands (``overdue``: open past its due date)."""
+    latest = {c.lead_id: c.task_id for c in store.tasks(account) if c.task_id}
+    if not latest or not isinstance(connector, ReadsTasks):
+        return {}
+    states = connector.task_states(sorted(set(latest.values())))
+    out = {}
+    for lead_id, task_id in latest.items():
+        state = states.get(task_id)
+        if state is not None:
+            late = state.status == "open" and state.due_at is not None and state.due_at < now
+            out[lead_id] = "overdue" if late else state.status
+    return out
+
+
 def reviewed_leads(
     leads: Iterator[Lead],
     model: ScoringModel,
@@ -105,16 +132,19 @@ def reviewed_leads(
     account: str,
     cutoff: datetime | None = None,
     now: datetime | None = None,
+    tasks: Mapping[str, str] | None = None,
 ) -> Iterator[Reviewed]:
-    """The account's leads as the review sees them (those first scored since ``cutoff``)."""
+    """The account's leads as the review sees them (those first scored since ``cutoff``),
+    with where their MQL task stands (``tasks``, from :func:`task_states`)."""
     now = now or datetime.now(UTC)
+    tasks = tasks or {}
     for lead in leads:
         entries = history.of(account, lead.id)
         first = entries[0].scored_at if entries else None
         if cutoff is not None and (first is None or first < cutoff):
             continue
         yield Reviewed(score(lead, model, _before(first, lead, now)), _became_mql(entries), first,
-                       lead.outcome)  # fmt: skip
+                       lead.outcome, tasks.get(lead.id))  # fmt: skip
 
 
 def _before(first: datetime | None, lead: Lead, now: datetime) -> datetime:

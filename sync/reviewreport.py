@@ -75,6 +75,7 @@ def review_json(report: ReviewReport) -> dict[str, Any]:
         "rejected_by_rule": {name: _rate(r) for name, r in report.rejected_by_rule},
         "rejected_mqls": [_winner(w) for w in report.rejected_mqls],
         "rejected_share": dict(report.rejected_share),
+        "tasks_by_tier": dict(report.tasks_by_tier),
         "missing": list(report.missing),
     }
 
@@ -100,6 +101,14 @@ def _winner(w: Winner) -> dict[str, Any]:
         "won_at": w.won_at.isoformat() if w.won_at else None,
         "feedback": w.feedback,
     }
+
+
+def _tasks(report: ReviewReport) -> str:
+    """``mql 12 done, 3 overdue; warm 1 deleted``."""
+    return "; ".join(
+        f"{tier} " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        for tier, counts in report.tasks_by_tier
+    )
 
 
 def _rate(rate: Rate) -> dict[str, Any]:
@@ -143,6 +152,8 @@ def review_table(report: ReviewReport, console: Console) -> None:
         console.print(rejected)
         shared = ", ".join(f"{label} ({n})" for label, n in report.rejected_share)
         console.print(f"what the rejected MQLs share: {shared or 'no rule'}")
+    if report.tasks_by_tier:
+        console.print(f"MQL tasks: {_tasks(report)}")
     disagreeing = [r for r in report.rules if r.disagrees]
     if disagreeing:
         rules = Table("rule whose points disagree", "points", "leads", "converted", "suggested")
@@ -230,6 +241,7 @@ by rule: {
 <p>What they share: {
         html.escape(", ".join(f"{k} ({n})" for k, n in report.rejected_share)) or "—"
     }</p>
+<p>MQL tasks, by initial tier: {html.escape(_tasks(report)) or "—"}.</p>
 <h2>Rules whose points disagree with the outcomes</h2>
 <table><tr><th>rule</th><th>points</th><th>leads</th><th>converted</th><th>suggested</th></tr>
 {

@@ -45,6 +45,7 @@ from leadsync.connectors.base import (
     OwnWrites,
     ScoreWrite,
     TaskRequest,
+    TaskState,
     register,
 )
 from leadsync.connectors.hubspot.auth import TokenSource
@@ -61,6 +62,7 @@ from leadsync.connectors.hubspot.engagement import (
     ENGAGEMENT_PROPERTIES,
     api_events,
     engagement_events,
+    parse_time,
     rollup_events,
 )
 from leadsync.connectors.hubspot.http import HubSpotHttp
@@ -292,6 +294,23 @@ class HubSpotConnector:
     def outcomes(self, lead_ids: Sequence[str]) -> dict[str, Outcome]:
         """What became of these contacts: lifecycle stage and deals (see ``outcomes.py``)."""
         return read_outcomes(self.http, self.writer, lead_ids, self.account.fields.feedback)
+
+    def task_states(self, task_ids: Sequence[str]) -> dict[str, TaskState]:
+        """Where these tasks stand (batch reads of 100); a task not found was deleted."""
+        found = {
+            str(task["id"]): task.get("properties") or {}
+            for task in batch_read(self.http, "tasks", task_ids,
+                                   ["hs_task_status", "hs_timestamp"], missing_ok=True)
+        }  # fmt: skip
+        return {
+            i: TaskState(
+                "done" if found[i].get("hs_task_status") == "COMPLETED" else "open",
+                parse_time(found[i].get("hs_timestamp")),
+            )
+            if i in found
+            else TaskState("deleted")
+            for i in task_ids
+        }
 
     def existing(self, lead_ids: Sequence[str]) -> set[str]:
         """Which of these contacts still exist (batch reads of 100)."""

@@ -52,8 +52,12 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory):
         for contact in mqls:  # reps say what they made of each MQL, on the record
             said = "rejected_not_a_buyer" if contact in rejected else "accepted"
             box.store.write_contact(int(contact) - 1, {"lead_score_feedback": said})
+        done = list(box.store.tasks.values())[:3]
+        for task in done:  # reps close some MQL tasks
+            task.properties["hs_task_status"] = "COMPLETED"
         as_json = json.loads(cli("review", "--account", "acme", "--format", "json").stdout)
         as_json["_rejected"] = rejected
+        as_json["_tasks"] = len(box.store.tasks)
         cli("review", "--account", "acme", "--format", "html", "--out", str(folder / "r.html"))
         table = cli(
             "review", "--account", "acme", "--suggest", str(folder / "suggested.yaml")
@@ -121,6 +125,10 @@ def test_the_mqls_sales_rejected_and_what_they_share(reviewed) -> None:
     assert all(w["feedback"] == "rejected_not_a_buyer" for w in report["rejected_mqls"])
     assert report["rejected_share"] and report["rejected_by_rule"]
     assert "MQLs sales rejected" in table
+    tasks = report["tasks_by_tier"]
+    assert sum(c.get("done", 0) for c in tasks.values()) == 3
+    assert sum(sum(c.values()) for c in tasks.values()) == report["_tasks"]
+    assert "MQL tasks:" in table
 
 
 def test_suggestions_are_a_model_file_to_check_never_adopted(reviewed) -> None:

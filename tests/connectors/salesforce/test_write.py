@@ -183,3 +183,18 @@ def test_the_fence_is_asked_before_every_task_batch(orgs: Orgs) -> None:
         org.sf.create_tasks([_task(1, i) for i in lead_ids(org.box)[:250]], fence)
     made = [r for r in org.box.store.rows("Task") if "[leadsync:" in str(r.get("Description"))]
     assert len(made) == 200  # one collection of 200, then the fence stopped it
+
+
+def test_task_states_say_done_open_or_deleted(orgs: Orgs) -> None:
+    org = orgs(leads=20, seed=16)
+    ids = lead_ids(org.box)[:3]
+    made = org.sf.create_tasks([_task(1, i) for i in ids]).done
+    done, deleted, still = (made[f"leadsync:acme:{i}:1"] for i in ids)
+    client = org.box.client(org.box.sessions.new_access_token())
+    client.Task.update(done, {"Status": "Completed"})
+    client.Task.delete(deleted)
+    states = org.sf.task_states([done, deleted, still])
+    assert {k: v.status for k, v in states.items()} == {
+        done: "done", deleted: "deleted", still: "open"
+    }  # fmt: skip
+    assert states[still].due_at is not None
