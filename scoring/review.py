@@ -118,7 +118,10 @@ class ReviewReport:
     winners_share: tuple[tuple[str, int], ...]
     """Rules the low-score winners share: label → how many of them it fired for."""
     tiers_over_time: tuple[tuple[str, dict[str, int]], ...]
-    """Period (``2026-05``) → leads first scored in it, by initial tier."""
+    """Period (``2026-05``, or ``2026-W19`` by week) → leads first scored in it, by
+    initial tier."""
+    scores: tuple[tuple[Decimal, str, int], ...] = field(default=())
+    """Every initial score with its tier and how many leads had it: the distribution."""
     deciles: tuple[Decile, ...] = field(default=())
     """Conversion by tenth of initial score, best first: the calibration of the ranking."""
     rules: tuple[RuleLift, ...] = field(default=())
@@ -152,8 +155,11 @@ def review(
     winners: int = 15,
     target_precision: float = 0.5,
     target_volume: float = 0.10,
+    period: str = "month",
 ) -> ReviewReport:
-    """Every figure of the review, in one pass over ``leads``."""
+    """Every figure of the review, in one pass over ``leads``; tier volumes by ``period``
+    (``month`` or ``week``)."""
+    stamp = "%G-W%V" if period == "week" else "%Y-%m"
     tiers = [(t.name, t.min) for t in model.tiers]
     counts: dict[str, list[int]] = {name: [0, 0] for name, _ in tiers}
     cycles: dict[str, list[float]] = defaultdict(list)
@@ -163,6 +169,7 @@ def review(
     said_tier: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     said_rule: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     tasks: dict[str, Counter[str]] = defaultdict(Counter)
+    distribution: Counter[tuple[Decimal, str]] = Counter()
     histogram: dict[Decimal, list[int]] = defaultdict(lambda: [0, 0])
     fired: dict[str, list[Any]] = {}  # rule → [label, points total, leads, converted]
     lab = Backtest(model, 0, target_volume, target_precision)
@@ -171,7 +178,8 @@ def review(
         total += 1
         tier = lead.initial.tier
         if lead.first_scored_at is not None:
-            periods[lead.first_scored_at.strftime("%Y-%m")][tier] += 1
+            periods[lead.first_scored_at.strftime(stamp)][tier] += 1
+        distribution[(lead.initial.score, tier)] += 1
         outcome = lead.outcome
         if lead.task is not None:
             tasks[tier][lead.task] += 1
@@ -267,6 +275,7 @@ def review(
         low_score_winners=tuple(_winner(r) for r in low[:winners]),
         winners_share=tuple(shared.most_common(10)),
         tiers_over_time=tuple((p, dict(periods[p])) for p in sorted(periods)),
+        scores=tuple((s, tier, n) for (s, tier), n in sorted(distribution.items())),
         deciles=deciles(sorted((s, n, c) for s, (n, c) in histogram.items())),
         rules=tuple(lifts),
         feedback=rate(said[1], said[0], min_leads),

@@ -44,6 +44,11 @@ if TYPE_CHECKING:
     from leadsync.sync.state import StateStore
 
 
+class Period(StrEnum):
+    month = "month"
+    week = "week"
+
+
 class ReviewFormat(StrEnum):
     table = "table"
     json = "json"
@@ -56,6 +61,9 @@ def review_command(
         str | None,
         typer.Option(help="Only leads leadsync first scored in this past span (90d, 12w…)."),
     ] = None,
+    period: Annotated[Period, typer.Option(help="Tier volumes by month or by week.")] = (
+        Period.month
+    ),
     fmt: Annotated[ReviewFormat, typer.Option("--format", "-f")] = ReviewFormat.table,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here, not stdout.")] = None,
     suggest: Annotated[
@@ -80,7 +88,7 @@ def review_command(
         )
         tasks = task_states(ctx.connector, ctx.store, account, now)
         reviewed = reviewed_leads(leads, ctx.model, ctx.store.history, account, cutoff, now, tasks)
-        report = review(reviewed, ctx.model)
+        report = review(reviewed, ctx.model, period=period.value)
         page = reviewreport.review_html(report, account)
         ctx.store.save_review(account, page)  # what `leadsync daemon --http` serves
         if suggest is not None:

@@ -171,7 +171,7 @@ def review_table(report: ReviewReport, console: Console) -> None:
 def review_html(report: ReviewReport, account: str) -> str:
     """The whole report as one HTML page."""
     charts = [
-        ("Leads by initial tier", _tier_bars(report)),
+        ("Initial scores, by tier", _distribution(report)),
         ("Close rate by initial score band", _close_rates(report)),
         ("Median sales cycle by band", _cycles(report)),
         ("Leads first scored each month, by tier", _over_time(report)),
@@ -274,18 +274,36 @@ def _svg(figure: Figure) -> str:
     return text[text.index("<svg") :]
 
 
-def _tier_bars(report: ReviewReport) -> str:
+def _distribution(report: ReviewReport) -> str:
+    """How many leads had each initial score, stacked by tier."""
     figure = _figure()
     axes = figure.add_subplot()
-    names = [b.name for b in report.bands]
-    axes.bar(names, [b.leads for b in report.bands], color=_COLOURS[: len(names)])
-    axes.set_ylabel("leads with an outcome")
+    if not report.scores:
+        return _empty(figure, axes, "no leads")
+    low = float(min(s for s, _, _ in report.scores))
+    high = float(max(s for s, _, _ in report.scores))
+    bins = [low + (high - low) * i / 20 for i in range(21)] if high > low else [low - 1, low + 1]
+    for colour, band in zip(_COLOURS, report.bands, strict=False):
+        values = [float(s) for s, tier, n in report.scores if tier == band.name for _ in range(n)]
+        axes.hist(values, bins=bins, label=band.name, color=colour, histtype="barstacked")
+    axes.legend(fontsize=8)
+    axes.set_xlabel("initial score")
+    axes.set_ylabel("leads")
+    return _svg(figure)
+
+
+def _empty(figure: Figure, axes: Any, message: str) -> str:
+    """A chart without data says why, instead of empty axes."""
+    axes.set_axis_off()
+    axes.text(0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes)
     return _svg(figure)
 
 
 def _close_rates(report: ReviewReport) -> str:
     figure = _figure()
     axes = figure.add_subplot()
+    if not report.with_outcome:
+        return _empty(figure, axes, "no outcomes yet: see Missing")
     names = [b.name for b in report.bands]
     values = [100 * (b.close_rate.value or 0) for b in report.bands]
     bars = axes.bar(names, values, color=_COLOURS[1])
@@ -300,6 +318,8 @@ def _close_rates(report: ReviewReport) -> str:
 def _cycles(report: ReviewReport) -> str:
     figure = _figure()
     axes = figure.add_subplot()
+    if not any(b.cycle_days for b in report.bands):
+        return _empty(figure, axes, "no won deals with dates yet")
     names = [b.name for b in report.bands]
     axes.bar(names, [b.cycle_days or 0 for b in report.bands], color=_COLOURS[2])
     axes.set_ylabel("median days to won")
@@ -316,10 +336,8 @@ def _over_time(report: ReviewReport) -> str:
         axes.bar(periods, values, bottom=bottom, label=band.name, color=colour)
         bottom = [a + b for a, b in zip(bottom, values, strict=True)]
     if not periods:
-        axes.text(0.5, 0.5, "no score history yet", ha="center", va="center",
-                  transform=axes.transAxes)  # fmt: skip
-    else:
-        axes.legend(fontsize=8)
+        return _empty(figure, axes, "no score history yet")
+    axes.legend(fontsize=8)
     axes.set_ylabel("leads")
     return _svg(figure)
 
@@ -330,6 +348,8 @@ def _calibration(report: ReviewReport) -> str:
     figure = _figure()
     axes = figure.add_subplot()
     ranked = [d for d in report.deciles if d.rate is not None]
+    if not ranked:
+        return _empty(figure, axes, "no outcomes yet: see Missing")
     axes.plot([d.decile for d in ranked], [100 * (d.rate or 0) for d in ranked], marker="o",
               color=_COLOURS[3])  # fmt: skip
     if report.with_outcome:

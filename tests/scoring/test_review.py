@@ -66,3 +66,12 @@ def test_no_outcome_says_what_is_missing_and_how_to_get_it() -> None:
     assert report.converted == 0 and all(b.close_rate.value is None for b in report.bands)
     assert report.missing[0].startswith("no sales feedback: reps set Lead Score Feedback")
     assert report.missing[1].startswith("no lead has an outcome: read them from the CRM")
+
+
+def test_weekly_volumes_and_a_report_without_outcomes_draws_no_empty_chart() -> None:
+    from leadsync.sync.reviewreport import review_html
+
+    report = review([reviewed(1, demo=False, won=None)], MODEL, period="week")
+    assert report.tiers_over_time == (("2026-W10", {"cold": 1}),)
+    page = review_html(report, "acme")
+    assert page.count("<svg") == 5 and page.count("no outcomes yet: see Missing") == 2
