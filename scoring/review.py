@@ -107,6 +107,16 @@ class RuleLift:
 
 
 @dataclass(frozen=True, slots=True)
+class Period:
+    """The leads leadsync first scored in one month (or week), and what became of them."""
+
+    period: str
+    leads: int
+    mql_to_sql: Rate
+    close_rate: Rate
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewReport:
     model: str
     leads: int
@@ -120,6 +130,8 @@ class ReviewReport:
     tiers_over_time: tuple[tuple[str, dict[str, int]], ...]
     """Period (``2026-05``, or ``2026-W19`` by week) → leads first scored in it, by
     initial tier."""
+    over_time: tuple[Period, ...] = field(default=())
+    """The KPIs of the leads first scored in each period."""
     scores: tuple[tuple[Decimal, str, int], ...] = field(default=())
     """Every initial score with its tier and how many leads had it: the distribution."""
     deciles: tuple[Decile, ...] = field(default=())
@@ -170,6 +182,8 @@ def review(
     said_rule: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     tasks: dict[str, Counter[str]] = defaultdict(Counter)
     distribution: Counter[tuple[Decimal, str]] = Counter()
+    by_period: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    # per period: leads, MQLs, SQLs among them, leads with an outcome, converted
     histogram: dict[Decimal, list[int]] = defaultdict(lambda: [0, 0])
     fired: dict[str, list[Any]] = {}  # rule → [label, points total, leads, converted]
     lab = Backtest(model, 0, target_volume, target_precision)
@@ -177,15 +191,23 @@ def review(
     for lead in leads:
         total += 1
         tier = lead.initial.tier
+        in_period = None
         if lead.first_scored_at is not None:
-            periods[lead.first_scored_at.strftime(stamp)][tier] += 1
+            key = lead.first_scored_at.strftime(stamp)
+            periods[key][tier] += 1
+            in_period = by_period[key]
+            in_period[0] += 1
         distribution[(lead.initial.score, tier)] += 1
         outcome = lead.outcome
         if lead.task is not None:
             tasks[tier][lead.task] += 1
         if lead.became_mql_at is not None or lead.initial.is_mql:
             mqls += 1
-            sqls += outcome is not None and (outcome.sql_at is not None or bool(outcome.converted))
+            sql = outcome is not None and (outcome.sql_at is not None or bool(outcome.converted))
+            sqls += sql
+            if in_period is not None:
+                in_period[1] += 1
+                in_period[2] += sql
             if outcome is not None and outcome.feedback is not None:
                 no = outcome.feedback.startswith("rejected")
                 for tally in (said_tier[tier], *(said_rule[r.label or r.rule]
@@ -197,6 +219,9 @@ def review(
         if outcome is None or outcome.converted is None:
             continue
         known += 1
+        if in_period is not None:
+            in_period[3] += 1
+            in_period[4] += bool(outcome.converted)
         bucket = counts.setdefault(tier, [0, 0])
         bucket[0] += 1
         histogram[lead.initial.score][0] += 1
@@ -276,6 +301,10 @@ def review(
         winners_share=tuple(shared.most_common(10)),
         tiers_over_time=tuple((p, dict(periods[p])) for p in sorted(periods)),
         scores=tuple((s, tier, n) for (s, tier), n in sorted(distribution.items())),
+        over_time=tuple(
+            Period(key, c[0], rate(c[2], c[1], min_leads), rate(c[4], c[3], min_leads))
+            for key, c in sorted(by_period.items())
+        ),
         deciles=deciles(sorted((s, n, c) for s, (n, c) in histogram.items())),
         rules=tuple(lifts),
         feedback=rate(said[1], said[0], min_leads),

@@ -46,6 +46,15 @@ def review_json(report: ReviewReport) -> dict[str, Any]:
         "low_score_winners": [_winner(w) for w in report.low_score_winners],
         "winners_share": dict(report.winners_share),
         "tiers_over_time": dict(report.tiers_over_time),
+        "over_time": [
+            {
+                "period": p.period,
+                "leads": p.leads,
+                "mql_to_sql": _rate(p.mql_to_sql),
+                "close_rate": _rate(p.close_rate),
+            }
+            for p in report.over_time
+        ],
         "deciles": [
             {
                 "decile": d.decile,
@@ -133,6 +142,11 @@ def review_table(report: ReviewReport, console: Console) -> None:
         cycle = "—" if b.cycle_days is None else f"{b.cycle_days:.0f} days"
         table.add_row(b.name, str(b.leads), _percent(b.close_rate), str(b.won), cycle)
     console.print(table)
+    if report.over_time:
+        periods = Table("first scored in", "leads", "MQL → SQL", "close rate")
+        for p in report.over_time:
+            periods.add_row(p.period, str(p.leads), _percent(p.mql_to_sql), _percent(p.close_rate))
+        console.print(periods)
     if report.low_score_winners:
         winners = Table("won with a low score", "score", "tier", "what they did")
         for w in report.low_score_winners:
@@ -218,6 +232,17 @@ converted. MQL → SQL: <strong>{html.escape(_percent(report.mql_to_sql))}</stro
 <h2>By initial score band</h2>
 <table><tr><th>band</th><th>leads</th><th>close rate</th><th>won</th><th>median cycle</th></tr>
 {rows}</table>
+<h2>Over time (by when leadsync first scored the leads)</h2>
+<table><tr><th>period</th><th>leads</th><th>MQL → SQL</th><th>close rate</th></tr>
+{
+        "".join(
+            f"<tr><td>{html.escape(p.period)}</td><td>{p.leads}</td>"
+            f"<td>{html.escape(_percent(p.mql_to_sql))}</td>"
+            f"<td>{html.escape(_percent(p.close_rate))}</td></tr>"
+            for p in report.over_time
+        )
+    }
+</table>
 <h2>Won with a low score</h2>
 <table><tr><th>lead</th><th>score</th><th>tier</th><th>what they did</th></tr>{winners}</table>
 <p>Rules they share: {

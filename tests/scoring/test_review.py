@@ -48,6 +48,9 @@ def test_rates_bands_cycles_and_who_won_with_a_low_score() -> None:
     assert lifts["demo-request"].suggested == 83  # 50 points × 1.67
     assert lifts["exec-title"].lift == 1.0 and lifts["exec-title"].suggested == 20
     assert report.threshold is not None and report.threshold.score == 85  # the demo leads
+    (month,) = report.over_time
+    assert (month.period, month.leads) == ("2026-03", 81)
+    assert month.mql_to_sql == rate(40, 40) and month.close_rate == rate(24, 80)
     assert report.feedback == rate(20, 40)  # sales rejected half the MQLs
     assert dict(report.rejected_by_tier) == {"mql": rate(20, 40)}
     assert dict(report.rejected_by_rule)["demo request"] == rate(20, 40)
