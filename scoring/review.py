@@ -28,6 +28,9 @@ from leadsync.scoring.model import ScoringModel
 
 #: A rate resting on fewer leads than this is not shown (the method's rule of thumb).
 MIN_LEADS = 30
+#: Without feedback on the record, what a rep did with the MQL task says it: done is
+#: taking the lead up, deleting it is turning it down (an overdue task says nothing yet).
+_TASK_SAYS = {"done": "accepted", "deleted": "rejected"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +142,8 @@ class ReviewReport:
     rules: tuple[RuleLift, ...] = field(default=())
     """Every rule that fired, those whose points most disagree with the outcomes first."""
     feedback: Rate = field(default_factory=lambda: Rate(0, 0, None))
-    """MQLs sales rejected, of the MQLs it gave feedback on."""
+    """MQLs sales rejected, of the MQLs it gave feedback on (on the record, else by
+    completing or deleting the MQL task)."""
     rejected_by_tier: tuple[tuple[str, Rate], ...] = field(default=())
     rejected_by_rule: tuple[tuple[str, Rate], ...] = field(default=())
     """Per rule that fired for MQLs with feedback: how many of them sales rejected."""
@@ -208,8 +212,9 @@ def review(
             if in_period is not None:
                 in_period[1] += 1
                 in_period[2] += sql
-            if outcome is not None and outcome.feedback is not None:
-                no = outcome.feedback.startswith("rejected")
+            word = (outcome.feedback if outcome else None) or _TASK_SAYS.get(lead.task or "")
+            if word is not None:
+                no = word.startswith("rejected")
                 for tally in (said_tier[tier], *(said_rule[r.label or r.rule]
                               for r in lead.initial.reasons if r.points)):  # fmt: skip
                     tally[0] += 1

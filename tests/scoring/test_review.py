@@ -78,3 +78,17 @@ def test_weekly_volumes_and_a_report_without_outcomes_draws_no_empty_chart() -> 
     assert report.tiers_over_time == (("2026-W10", {"cold": 1}),)
     page = review_html(report, "acme")
     assert page.count("<svg") == 5 and page.count("no outcomes yet: see Missing") == 2
+
+
+def test_a_deleted_mql_task_is_a_rejection_and_a_done_one_an_acceptance() -> None:
+    from dataclasses import replace
+
+    base = reviewed(1, demo=True, won=False, mql_at=T0)
+    leads = [
+        replace(base, task="deleted"),
+        replace(base, task="done"),
+        replace(base, task="overdue"),
+    ]
+    report = review(leads, MODEL)
+    assert report.feedback == rate(1, 2, min_leads=30)
+    assert dict(report.tasks_by_tier) == {"mql": {"deleted": 1, "done": 1, "overdue": 1}}
