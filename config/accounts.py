@@ -4,36 +4,37 @@
 accounts:
   - id: acme
     crm: hubspot
-    credentials: {token_env: HUBSPOT_TOKEN_ACME}
+    credentials: {token: HUBSPOT_TOKEN_ACME}
     model: b2b-saas
 ```
 
 Credentials are always a reference — an environment variable or a secrets file —
 never the secret itself, and they are read as :class:`pydantic.SecretStr` so that no
-log, error or report can print them. The full reference is ``docs/accounts.md``.
+log, error or report can print them (reading them: :mod:`leadsync.config.secret_refs`).
+The full reference is ``docs/accounts.md``.
 """
 
 from __future__ import annotations
 
-import os
+import ipaddress
 import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from leadsync.config.secret_refs import SecretField
 from leadsync.errors import ConfigError
 
 _ID = r"^[a-z0-9][a-z0-9_-]*$"
@@ -56,56 +57,45 @@ def parse_duration(value: Any) -> timedelta:
     raise ValueError("a duration like 90s, 15m, 2h or 1d")
 
 
-class SecretRef(_Strict):
-    """Where a secret lives: an environment variable or a file (its whole content)."""
-
-    env: str | None = None
-    file: Path | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of 'env' or 'file'")
-        return self
-
-    def resolve(self, what: str) -> SecretStr:
-        """Read the secret now; a missing one is a :class:`ConfigError` saying where to put it."""
-        if self.env is not None:
-            value = os.environ.get(self.env)
-            if not value:
-                raise ConfigError(f"{what}: the environment variable {self.env} is not set")
-            return SecretStr(value.strip())
-        assert self.file is not None
-        try:
-            value = self.file.expanduser().read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"{what}: cannot read a secret from {self.file} ({exc.strerror})"
-            ) from None
-        if not value:
-            raise ConfigError(f"{what}: the secrets file {self.file} is empty")
-        return SecretStr(value)
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+def check_crm_address(value: str | None) -> str | None:
+    """An ``https://`` address, or ``http://`` on this machine only (a local sandbox).
 
-
-def _secret_ref(value: Any) -> Any:
-    """An environment variable's name (shorthand for ``{env: NAME}``) or ``{file: path}``.
-
-    Anything else is taken for a secret written inline and refused, without echoing it.
+    The CRM's token, consumer secret or session id go with every request: over plain
+    HTTP anyone on the path could read them. Loopback (127.0.0.0/8, ::1, localhost)
+    never leaves the machine.
     """
-    if isinstance(value, str):
-        if not _ENV_NAME.match(value):
-            raise ValueError(
-                "must name an environment variable (e.g. HUBSPOT_TOKEN_ACME) or a file "
-                "({file: path}); never write the secret itself in this file"
-            )
-        return {"env": value}
-    return value
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    scheme = parts.scheme.lower()
+    try:
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if scheme not in ("http", "https") or not host:
+        raise ValueError(
+            "must be a full https:// address, e.g. https://acme.my.salesforce.com or "
+            "https://api.hubapi.com"
+        )
+    if scheme == "https" or _loopback(host):
+        return value
+    raise ValueError(
+        f"{parts.scheme}://{host} is not HTTPS: the credentials would cross the network "
+        "unencrypted. Use https:// (plain http:// is only accepted for 127.0.0.1, ::1 or "
+        "localhost, e.g. a local sandbox)"
+    )
 
 
-SecretField = Annotated[SecretRef, BeforeValidator(_secret_ref)]
+def _loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class HubSpotCredentials(_Strict):
@@ -147,6 +137,11 @@ class SalesforceCredentials(_Strict):
     private_key: SecretField | None = None
     refresh_token: SecretField | None = None
     session_id: SecretField | None = None
+
+    @field_validator("instance_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        return check_crm_address(value)
 
     def mode(self) -> Literal["client_credentials", "jwt", "refresh_token", "session"]:
         if self.session_id is not None:
@@ -307,6 +302,11 @@ class Account(_Strict):
 
     salesforce: SalesforceOptions = SalesforceOptions()
 
+    @field_validator("host")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        return check_crm_address(value)
+
     @field_validator("credentials")
     @classmethod
     def _credentials(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
@@ -364,10 +364,28 @@ def load_accounts(path: str | Path) -> AccountsFile:
         raise ConfigError(f"{where}: not valid YAML ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: an accounts file is a mapping with an 'accounts' list")
+    _anchor_secret_files(data, path.absolute().parent)
     try:
         return AccountsFile.model_validate(data)
     except ValidationError as exc:
         raise ConfigError("\n".join(_problem(path, data, e, text) for e in exc.errors())) from None
+
+
+def _anchor_secret_files(data: dict[str, Any], folder: Path) -> None:
+    """Make each relative ``{file: …}`` credential relative to the accounts file's folder.
+
+    Not the current folder: the daemon and a cron job start elsewhere than the person who
+    wrote the file, and the file and its secrets usually sit side by side.
+    """
+    for account in data.get("accounts") or []:
+        credentials = account.get("credentials") if isinstance(account, dict) else None
+        if not isinstance(credentials, dict):
+            continue
+        for ref in credentials.values():
+            if isinstance(ref, dict) and isinstance(ref.get("file"), str):
+                name = ref["file"]
+                if not name.startswith("~") and not Path(name).is_absolute():
+                    ref["file"] = str(folder / name)
 
 
 def _line(text: str, loc: list[Any]) -> int | None:

@@ -344,12 +344,20 @@ class RateLimiter:
             self._server_remaining, self._since_server = info.remaining, 0
 
     def note_throttled(
-        self, policy: str | None = None, retry_after: float | None = None, *, kind: str = "default"
+        self,
+        policy: str | None = None,
+        retry_after: float | None = None,
+        *,
+        kind: str = "default",
+        window_s: float | None = None,
     ) -> bool:
         """Record a 429 (or equivalent) for ``kind``; True when the limiter now paces the retry.
 
-        A Retry-After blocks that kind's window until then; HubSpot's window policies fill
-        the window (the server says it is full); ``DAILY`` spends the daily budget.
+        ``DAILY`` spends the daily budget. Otherwise the kind's window is blocked: until
+        Retry-After, else for a whole window (``window_s``, the server's, else the
+        limiter's own period). The server's window is full of calls this limiter may
+        never have seen, and only a whole window surely frees it: waiting until our own
+        oldest call leaves would retry at once whenever our calls are spread out.
         """
         with self._lock:
             self._throttled += 1
@@ -360,11 +368,15 @@ class RateLimiter:
             window = self._window(kind)
             if window is None:
                 return False
-            if retry_after is not None:
-                window.blocked_until = max(window.blocked_until, now + retry_after)
-            else:
-                window.fill(now, window.limit)
+            wait = retry_after if retry_after is not None else (window_s or window.period)
+            window.blocked_until = max(window.blocked_until, now + wait)
             return True
+
+    def delay(self, kind: str = "default") -> float:
+        """Seconds until one call of ``kind`` would fit its window (0: at once)."""
+        with self._lock:
+            window = self._window(kind)
+            return window.wait(self._clock()) if window is not None else 0.0
 
     # -- counters -------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ small ``describe`` function and runs every request through :func:`call`:
 failure                               retried                      finally raised
 ====================================  ===========================  =====================
 429 (not DAILY)                       always; Retry-After, else    ``CrmRateLimited``
-                                      HubSpot's window / 1 s
+                                      a whole window (HubSpot's
+                                      header, else 10 s) / 1 s
 429 DAILY, ``REQUEST_LIMIT_EXCEEDED``  never                        ``CrmRateLimited``
 5xx, 423, 477, UNABLE_TO_LOCK_ROW,    only when ``safe``           ``CrmError``
 connection error (status None)
@@ -19,6 +20,13 @@ connection error (status None)
 403 with a scope/permission code      never                        ``CrmAuthError``
 other 4xx                             never                        ``CrmError``
 ====================================  ===========================  =====================
+
+A 429 without Retry-After means the server's window is full of calls leadsync may not
+have seen (other processes of the same app): only a whole window surely frees it, so
+each one waits a whole window, never the moment its own oldest call leaves. With a
+limiter, the wait is the limiter's (it holds every call of that kind back meanwhile).
+The wait must fit in the call's retry budget (``max_total_s``): one that would not is
+not started, and the call fails at once with a ``CrmRateLimited`` that says so.
 
 Every message is passed through :func:`redact`: no token or Authorization header ever
 reaches a log line. This module imports no CRM client.
@@ -75,6 +83,8 @@ class Failure:
     Salesforce's ``errorCode``. ``scopes`` names missing scopes or permissions when the
     body says. Salesforce's concurrency refusal (403 ``REQUEST_LIMIT_EXCEEDED`` for
     ConcurrentRequests) should be described as ``status=429`` so that it is retried.
+    ``window_s``: the length of the rate-limit window the answer's headers give
+    (HubSpot's ``X-HubSpot-RateLimit-Interval-Milliseconds``).
     """
 
     status: int | None
@@ -82,6 +92,7 @@ class Failure:
     message: str
     code: str | None = None
     scopes: tuple[str, ...] = ()
+    window_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +104,8 @@ class RetryPolicy:
     cap_s: float = 30.0
     max_total_s: float = 120.0
     window_s: float = 10.0
-    """Wait after HubSpot's TEN_SECONDLY_ROLLING 429 when no limiter paces the retry."""
+    """Wait after HubSpot's TEN_SECONDLY_ROLLING 429 when neither a limiter nor the
+    answer's headers give the window."""
     secondly_s: float = 1.0
     """Wait per attempt after a secondly (search) 429."""
     locked_s: float = 2.0
@@ -162,8 +174,8 @@ def error_for(
     if failure.status == 401:
         error: CrmError = CrmAuthError(
             f"{name}: the CRM rejected the credentials ({what}). The token is invalid, "
-            "expired or revoked: check the account's credentials (the variable its "
-            "token_env names, or its secrets file) and that they belong to this account."
+            "expired or revoked: check the account's credentials (the environment variable "
+            "or secrets file they name) and that they belong to this account."
         )
     elif failure.status == 403 and (failure.scopes or failure.code in PERMISSION_CODES):
         missing = f"missing {', '.join(failure.scopes)}" if failure.scopes else "a permission"
@@ -228,10 +240,18 @@ def call(
     start = clock()
     planned: dict[int, float] = {}
     attempts = 0
+    overdue: float | None = None
+
+    def past_deadline(wait: float) -> bool:
+        return clock() - start + wait > policy.max_total_s
 
     def attempt() -> T:
         nonlocal reauthed, paced, attempts
         attempts += 1
+        if limiter is not None:
+            ahead = limiter.delay(kind)
+            if ahead > 0 and past_deadline(ahead):
+                raise _rate_limited_too_long(name, None, ahead, clock() - start, policy)
         try:
             if limiter is None:
                 return fn()
@@ -245,7 +265,9 @@ def call(
                 raise
             paced = False
             if failure.status == 429 and limiter is not None:
-                paced = limiter.note_throttled(failure.code, failure.retry_after, kind=kind)
+                paced = limiter.note_throttled(
+                    failure.code, failure.retry_after, kind=kind, window_s=failure.window_s
+                )
             if failure.status == 401 and reauth is not None and not reauthed:
                 reauthed = True
                 reauth()
@@ -256,13 +278,20 @@ def call(
         """The wait before the next attempt, decided once per attempt."""
         n = state.attempt_number
         if n not in planned:
-            planned[n] = _wait(_failure_of(state), n, policy, backoff(state), paced)
+            if paced and limiter is not None:
+                planned[n] = limiter.delay(kind)  # the limiter holds the kind back this long
+            else:
+                planned[n] = _wait(_failure_of(state), n, policy, backoff(state))
         return planned[n]
 
     def stop(state: RetryCallState) -> bool:
+        nonlocal overdue
         if state.attempt_number >= policy.max_attempts:
             return True
-        return clock() - start + plan(state) > policy.max_total_s
+        if past_deadline(plan(state)):
+            overdue = plan(state)
+            return True
+        return False
 
     def before_sleep(state: RetryCallState) -> None:
         failure = _failure_of(state)
@@ -286,7 +315,24 @@ def call(
     try:
         return retrying(attempt)
     except _Failed as failed:
-        raise error_for(failed.failure, name=name, attempts=attempts, secrets=secrets) from None
+        failure = failed.failure
+        if overdue is not None and failure.status == 429 and failure.code not in QUOTA_CODES:
+            error = _rate_limited_too_long(name, failure, overdue, clock() - start, policy)
+            raise type(error)(redact(str(error), secrets)) from None
+        raise error_for(failure, name=name, attempts=attempts, secrets=secrets) from None
+
+
+def _rate_limited_too_long(
+    name: str, failure: Failure | None, wait: float, spent: float, policy: RetryPolicy
+) -> CrmRateLimited:
+    """The call would have to wait past its retry budget for the rate limit to free."""
+    what = f" ({_describe_failure(failure)})" if failure is not None else ""
+    return CrmRateLimited(
+        f"{name}: rate limited{what}, and the limit frees only in {wait:.0f}s, past this "
+        f"call's retry budget ({policy.max_total_s:.0f}s, {spent:.0f}s of it spent). The run "
+        "stopped cleanly and resumes where it left off when run again; if this repeats, "
+        "other integrations may be using the account's limit."
+    )
 
 
 def _backoff(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
@@ -312,19 +358,15 @@ def _failure_of(state: RetryCallState) -> Failure:
     return exc.failure
 
 
-def _wait(
-    failure: Failure, attempt: int, policy: RetryPolicy, backoff: float, paced: bool
-) -> float:
-    """Server-given waits first, then HubSpot's documented ones, else jittered backoff."""
+def _wait(failure: Failure, attempt: int, policy: RetryPolicy, backoff: float) -> float:
+    """Server-given waits first, then a whole rate-limit window, else jittered backoff."""
     if failure.retry_after is not None:
-        return 0.0 if paced else max(0.0, failure.retry_after)
+        return max(0.0, failure.retry_after)
     if failure.status == 429:
-        if paced:
-            return 0.0  # the limiter makes the next acquire wait just long enough
         if failure.code == POLICY_SECONDLY:
             return policy.secondly_s * attempt
         if failure.code == POLICY_TEN_SECONDLY:
-            return policy.window_s
+            return failure.window_s or policy.window_s
     if failure.status == 401:
         return 0.0  # re-authenticated: try again at once
     if failure.status == 423:

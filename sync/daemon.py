@@ -33,7 +33,7 @@ from leadsync.config.cron import cron_trigger
 from leadsync.config.settings import Settings
 from leadsync.errors import ConfigError, LeadsyncError
 from leadsync.sync import logs
-from leadsync.sync.database import safe_url
+from leadsync.sync.database import safe_url, scrub
 from leadsync.sync.leases import Leases
 from leadsync.sync.metrics import Metrics
 from leadsync.sync.schedules import interval_of, sync_trigger
@@ -93,7 +93,8 @@ class Daemon:
                 self.leases.expire_all()
         except SQLAlchemyError as error:
             shown = safe_url(url)
-            reason = " ".join(str(getattr(error, "orig", None) or error).split())[:300]
+            reason = " ".join(str(getattr(error, "orig", None) or error).split())
+            reason = scrub(reason, url)[:300]
             raise LeadsyncError(f"state database {shown}: {reason}") from None
         try:
             return self._serve(accounts.accounts)
@@ -131,7 +132,7 @@ class Daemon:
                 "replica": self.replica,
                 "accounts": len(self.accounts),
                 "accounts_file": str(self.options.accounts_file),
-                "state": self.store.engine.url.render_as_string(hide_password=True),
+                "state": safe_url(self.store.url),
                 "lease_s": self.options.lease.total_seconds(),
                 "pid": os.getpid(),
             },

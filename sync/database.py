@@ -2,12 +2,13 @@
 
 A plain ``postgresql://`` (or ``postgres://``) URL means psycopg 3, the driver leadsync
 installs, not SQLAlchemy's default psycopg2. A database that cannot be reached, or
-refuses the schema, is a :class:`ConfigError` naming the URL without its password,
-not a traceback.
+refuses the schema, is a :class:`ConfigError` naming the URL without its credentials
+(the password, and any ``?password=``-like query parameter), not a traceback.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from leadsync.errors import ConfigError
 from leadsync.sync import migrations
 
-__all__ = ["open_engine", "safe_url", "upsert"]
+__all__ = ["open_engine", "safe_url", "scrub", "upsert", "url_secrets"]
 
 #: Seconds to wait for a PostgreSQL server to answer before saying it cannot be reached,
 #: unless the URL sets ``connect_timeout`` itself (libpq's default is to wait forever).
@@ -49,7 +50,7 @@ def open_engine(url: str) -> Engine:
     try:
         engine = create_engine(parsed, **options)
     except Exception as exc:  # an unparsable URL or a missing driver
-        raise ConfigError(f"state database {safe_url(url)}: {exc}") from None
+        raise ConfigError(f"state database {safe_url(url)}: {scrub(str(exc), url)}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     hint = (
@@ -154,7 +155,9 @@ def _engine_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except Exception as exc:  # any parsing fault is in the URL given
-        raise ConfigError(f"state database {safe_url(url)}: not a database URL ({exc})") from None
+        raise ConfigError(
+            f"state database {safe_url(url)}: not a database URL ({scrub(str(exc), url)})"
+        ) from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if (
@@ -168,26 +171,53 @@ def _engine_url(url: str) -> URL:
 
 
 def _reason(exc: DBAPIError, url: URL) -> str:
-    """The driver's own words on one line, without the password should it quote it."""
+    """The driver's own words on one line, without any credential should it quote one."""
     lines = [" ".join(line.split()) for line in str(exc.orig or exc).splitlines()]
     reason = ""
     for line in filter(None, lines):  # libpq's hint goes on a line of its own
         reason += (" " if not reason or reason[-1] in ".:;?!" else ". ") + line
     reason = reason.strip() or type(exc.orig or exc).__name__
-    if url.password:
-        reason = reason.replace(str(url.password), "***")
-    return reason
+    return scrub(reason, url.render_as_string(hide_password=False))
+
+
+#: Query parameters that carry a credential: libpq's ``password`` and ``sslpassword``,
+#: and anything named like a secret, token or key.
+_SECRET_PARAM = re.compile(r"(?i)pass|pwd|secret|token|credential|auth|^key$|api_?key")
+_RAW_PARAM = re.compile(r"([?&;]([^=&;#]*)=)([^&;#]*)")
+_RAW_USERINFO = re.compile(r"^([^:/?#]*://[^:@/?#]*):[^@/?#]*@")
 
 
 def safe_url(url: str) -> str:
-    """The URL without its password."""
+    """The URL without its credentials: the password, and every secret query parameter
+    (``?password=…`` is as much a password as ``user:password@``)."""
     try:
         parsed = make_url(url)
-    except Exception:  # not parsable: hide what looks like a password
-        head, at, tail = url.rpartition("@")
-        if not at:
-            return url
-        scheme, _, credentials = head.partition("://")
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{tail}"
-    return parsed.render_as_string(hide_password=True)
+    except Exception:  # not parsable: hide what looks like a credential
+        masked = _RAW_USERINFO.sub(r"\1:***@", url)
+        return _RAW_PARAM.sub(
+            lambda m: m[1] + "***" if _SECRET_PARAM.search(m[2]) else m[0], masked
+        )
+    shown = parsed.render_as_string(hide_password=True)
+    return _RAW_PARAM.sub(lambda m: m[1] + "***" if _SECRET_PARAM.search(m[2]) else m[0], shown)
+
+
+def url_secrets(url: str) -> list[str]:
+    """The credential values in ``url`` (its password, its secret query parameters)."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return [m[3] for m in _RAW_PARAM.finditer(url) if m[3] and _SECRET_PARAM.search(m[2])]
+    found = [parsed.password] if parsed.password else []
+    for key, value in parsed.query.items():
+        if _SECRET_PARAM.search(key):
+            found += [value] if isinstance(value, str) else list(value)
+    return [str(v) for v in found if v]
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (a driver's or SQLAlchemy's message) with ``url`` shown only as
+    :func:`safe_url` shows it and none of its credentials, wherever they appear."""
+    text = text.replace(url, safe_url(url))
+    for secret in sorted(url_secrets(url), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text

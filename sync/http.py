@@ -31,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from leadsync.errors import ConfigError
-from leadsync.sync.database import safe_url
+from leadsync.sync.database import safe_url, scrub
 from leadsync.sync.state import StateStore
 
 __all__ = ["OpsServer", "database_ready", "parse_address"]
@@ -75,7 +75,7 @@ def database_ready(store: StateStore) -> tuple[bool, str]:
 
 def _unreachable(store: StateStore, exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    detail = " ".join(lines[:2])[:300] or type(exc).__name__
+    detail = scrub(" ".join(lines[:2]), store.url)[:300] or type(exc).__name__
     return f"state database {safe_url(store.url)} unreachable: {detail}"
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -144,6 +145,7 @@ class HubSpotConnector:
         overlap: timedelta = timedelta(seconds=5),
         group: int = 1_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.account = account
         what = f"HubSpot account {account.id!r}"
@@ -153,8 +155,11 @@ class HubSpotConnector:
             buckets={"search": (5, 1.0)},
             daily_reserve=account.daily_reserve,
             daily_resets="at midnight in the HubSpot account's time zone",
+            sleep=sleep,
         )
-        self.http = HubSpotHttp(self.auth, host=account.host, limiter=self.limiter, policy=policy)
+        self.http = HubSpotHttp(
+            self.auth, host=account.host, limiter=self.limiter, policy=policy, sleep=sleep
+        )
         self.writer = HubSpotWriter(self.http, account)
         self.mapping = {**DEFAULT_MAPPING, **account.mapping}
         self.properties = contact_properties(self.mapping, account.fields)

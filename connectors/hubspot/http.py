@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -73,6 +74,11 @@ def describe(exc: BaseException) -> Failure | None:
                 retry_after = float(value)
             except ValueError:
                 retry_after = None
+    window_s = None
+    if status == 429:
+        limits = parse_hubspot_headers(dict(headers))
+        if limits is not None and limits.interval_ms:
+            window_s = limits.interval_ms / 1000
     code = body.get("policyName") if body.get("errorType") == "RATE_LIMIT" else None
     code = code or body.get("category") or body.get("subCategory")
     scopes: list[str] = []
@@ -80,7 +86,7 @@ def describe(exc: BaseException) -> Failure | None:
         context = (error or {}).get("context") or {}
         scopes += [str(s) for s in context.get("requiredGranularScopes") or []]
     message = str(body.get("message") or getattr(exc, "reason", "") or "no message")
-    return Failure(status, retry_after, message, code, tuple(scopes))
+    return Failure(status, retry_after, message, code, tuple(scopes), window_s)
 
 
 class HubSpotHttp:
@@ -93,8 +99,10 @@ class HubSpotHttp:
         host: str | None,
         limiter: RateLimiter,
         policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.auth = auth
+        self.sleep = sleep
         self.host = (host or DEFAULT_HOST).rstrip("/")
         self.limiter = limiter
         self.policy = policy
@@ -172,6 +180,7 @@ class HubSpotHttp:
             policy=self.policy,
             reauth=self.auth.force_refresh if self.auth.is_oauth else None,
             secrets=self.auth.secrets(),
+            sleep=self.sleep,
         )
 
     def _close_apis(self) -> None:

@@ -144,7 +144,13 @@ class HubSpotWriter:
     # ------------------------------------------------------------------- fields
 
     def ensure_score_fields(self, tiers: Sequence[str]) -> list[str]:
-        """The "Lead scoring" group and five properties: GET each, create on 404."""
+        """The "Lead scoring" group and five properties: GET each, create on 404.
+
+        A create is retried after a lost answer, and the retry then meets a 409 CONFLICT
+        (the first attempt did create it, or another process did meanwhile): a 409 is
+        success once a GET shows the property with the type leadsync writes. A property
+        of another type is refused with what to do, found either way.
+        """
         f = self.account.fields
         options = [
             {"label": t, "value": t, "displayOrder": i, "hidden": False}
@@ -177,27 +183,31 @@ class HubSpotWriter:
                     "contacts",
                     GROUP,
                     safe=True,
+                    accept=(409,),  # it exists: the goal of the call
                 )
             for spec in wanted:
-                found = self.http.call(
-                    "properties.get",
-                    "crm.properties.core_api.get_by_name",
-                    "contacts",
-                    spec["name"],
-                    safe=True,
-                    accept=(404,),
-                )
+                found = self._property(spec["name"])
                 if found.status == 404:
                     body = {**spec, "groupName": GROUP["name"], "description": "Set by leadsync."}
-                    self.http.call(
+                    made = self.http.call(
                         "properties.create",
                         "crm.properties.core_api.create",
                         "contacts",
                         body,
                         safe=True,
+                        accept=(409,),
                     )
                     created.append(spec["name"])
-                elif spec["name"] == f.tier:
+                    if made.status != 409:
+                        continue
+                    found = self._property(spec["name"])
+                    if found.status == 404:
+                        raise CrmError(
+                            f"{self.what}: HubSpot answered that the property {spec['name']} "
+                            "exists (409 CONFLICT) but does not show it; run again in a minute."
+                        )
+                self._check_type(found.body, spec)
+                if spec["name"] == f.tier:
                     self._update_options(found.body, options)
         except CrmPermissionError as exc:
             scope = SCHEMA_READ if SCHEMA_READ in str(exc) else SCHEMA_WRITE
@@ -210,6 +220,28 @@ class HubSpotWriter:
                 "properties by hand."
             ) from None
         return created
+
+    def _property(self, name: str) -> Response:
+        return self.http.call(
+            "properties.get",
+            "crm.properties.core_api.get_by_name",
+            "contacts",
+            name,
+            safe=True,
+            accept=(404,),
+        )
+
+    def _check_type(self, current: dict[str, Any], spec: dict[str, Any]) -> None:
+        """Refuse a property whose type cannot hold what leadsync writes there."""
+        have = current.get("type")
+        if have is None or have == spec["type"]:
+            return
+        raise CrmError(
+            f"{self.what}: the contact property {spec['name']} exists with type {have!r}, "
+            f"but leadsync writes {spec['label']} there as type {spec['type']!r}. Delete "
+            "or rename that property in HubSpot (Settings → Properties), or give "
+            "leadsync another name for it in the account's fields setting, then run again."
+        )
 
     def _update_options(self, current: dict[str, Any], options: list[dict[str, Any]]) -> None:
         """Make the tier options the model's tiers; old ones stay, hidden (values in use)."""

@@ -8,10 +8,9 @@ counted. A ``requests`` response hook on the session sees *every* response — R
 Bulk, errors included — so ``Sforce-Limit-Info`` is read from each one (simple-salesforce
 only parses it on success) and calls are counted by endpoint exactly as sent.
 
-Failures are described for :mod:`leadsync.connectors.retry`: 403 ``REQUEST_LIMIT_EXCEEDED``
-"TotalRequests" (the daily allocation) stops the run with ``CrmRateLimited``; the same
-code for "ConcurrentRequests" is a momentary refusal, described as a 429 so it is
-retried; 5xx, ``UNABLE_TO_LOCK_ROW`` and lost connections are retried for safe calls.
+Failures are described for :mod:`leadsync.connectors.retry` by
+:func:`~leadsync.connectors.salesforce.failures.describe_failure`, the same way as the
+login's (:mod:`~leadsync.connectors.salesforce.auth`).
 """
 
 from __future__ import annotations
@@ -27,12 +26,12 @@ from urllib.parse import urlsplit
 import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.bulk2 import _Bulk2Client
-from simple_salesforce.exceptions import SalesforceError
 
 from leadsync.connectors import retry
 from leadsync.connectors.ratelimit import RateLimiter, parse_sforce_limit_info
-from leadsync.connectors.retry import Failure, RetryPolicy
+from leadsync.connectors.retry import RetryPolicy
 from leadsync.connectors.salesforce.auth import Authenticator, Token
+from leadsync.connectors.salesforce.failures import describe_failure
 from leadsync.connectors.salesforce.soql import Row, flatten
 
 __all__ = ["SalesforceApi", "describe_failure", "endpoint_name"]
@@ -56,29 +55,6 @@ def endpoint_name(method: str, url: str) -> str:
     shown = ["{id}" if _ID_LIKE.match(p) and any(c.isdigit() for c in p) else p for p in parts]
     family = "bulk" if shown[:1] == ["jobs"] else "rest"
     return f"{family} {method} {'/'.join(shown)}"
-
-
-def describe_failure(exc: BaseException) -> Failure | None:
-    """simple-salesforce and requests exceptions as :class:`Failure` values (None: a bug)."""
-    if isinstance(exc, SalesforceError):
-        code, message = _first_error(exc.content)
-        if exc.status == 403 and code == "REQUEST_LIMIT_EXCEEDED" and "Concurrent" in message:
-            return Failure(429, None, message, "ConcurrentRequests")
-        return Failure(exc.status, None, message or f"HTTP {exc.status}", code)
-    if isinstance(exc, requests.exceptions.JSONDecodeError):
-        return Failure(None, None, "the answer was cut short (invalid JSON)")
-    if isinstance(exc, requests.RequestException):
-        return Failure(None, None, type(exc).__name__)
-    return None
-
-
-def _first_error(content: Any) -> tuple[str | None, str]:
-    if isinstance(content, list) and content and isinstance(content[0], Mapping):
-        first = content[0]
-        return first.get("errorCode"), str(first.get("message", ""))
-    if isinstance(content, Mapping):
-        return content.get("errorCode") or content.get("error"), str(content.get("message", ""))
-    return None, str(content or "")[:200]
 
 
 class SalesforceApi:

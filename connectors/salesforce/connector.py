@@ -134,7 +134,8 @@ class SalesforceConnector:
         self.account = account
         self.options = options
         self.auth = Authenticator(account.salesforce_credentials(), session=session,
-                                  host=account.host)  # fmt: skip
+                                  host=account.host, what=f"Salesforce account {account.id!r}",
+                                  policy=policy, sleep=sleep)  # fmt: skip
         self.limiter = limiter or RateLimiter.for_salesforce(
             reserve=account.daily_reserve, max_concurrent=options.max_concurrent, sleep=sleep
         )

@@ -135,9 +135,15 @@ class MetadataClient:
         """A component or part of one, e.g. ``build("CustomField", fullName=…, type="Number")``."""
         return self.client.get_type(f"{{{NS}}}{type_name}")(**values)
 
-    def create(self, components: Sequence[Any]) -> list[Saved]:
-        """``createMetadata``, ten components a call; one result per component, in order."""
-        return [s for chunk in _chunks(components) for s in self._save("createMetadata", chunk)]
+    def create(self, components: Sequence[Any], *, safe: bool = False) -> list[Saved]:
+        """``createMetadata``, ten components a call; one result per component, in order.
+
+        ``safe``: the caller takes a ``DUPLICATE_DEVELOPER_NAME`` result for success, so a
+        request whose answer was lost may be sent again (it then meets its own work).
+        """
+        return [
+            s for chunk in _chunks(components) for s in self._save("createMetadata", chunk, safe)
+        ]
 
     def update(self, components: Sequence[Any]) -> list[Saved]:
         """``updateMetadata``: each component replaces the stored one whole."""
@@ -151,8 +157,8 @@ class MetadataClient:
             found.extend(r if r is not None and r.fullName else None for r in records or [])
         return found
 
-    def _save(self, operation: str, components: Sequence[Any]) -> list[Saved]:
-        results = self._call(operation, safe=False, metadata=list(components))
+    def _save(self, operation: str, components: Sequence[Any], safe: bool = False) -> list[Saved]:
+        results = self._call(operation, safe=safe, metadata=list(components))
         return [
             Saved(
                 full_name=str(r.fullName or ""),

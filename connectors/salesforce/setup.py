@@ -9,7 +9,9 @@ Each step is skipped when its work is already done, so a second run creates noth
    Picklist: the tiers are the scoring model's, and changing the model must not need a
    metadata change (an admin may still make it a Picklist; the check accepts both). A
    ``DUPLICATE_DEVELOPER_NAME`` answer means the field exists but field-level security hides it
-   from the integration user, which the permission set fixes.
+   from the integration user, which the permission set fixes, or that this very request was
+   done once already and its answer lost; so a create is retried like a safe call, and the
+   final check (step 4) verifies each field's type whatever created it.
 2. **Permission set** :data:`PERMISSION_SET` (``readMetadata``): created with Read and Edit on
    every score field and on the scored objects, or, when it exists, updated with the grants it
    lacks (everything else it holds is sent back as read, so nothing is taken away).
@@ -119,7 +121,7 @@ def _create_fields(
     if not missing:
         return []
     components = [_custom_field(mdapi, want) for want in missing]
-    results = {r.full_name.lower(): r for r in mdapi.create(components)}
+    results = {r.full_name.lower(): r for r in mdapi.create(components, safe=True)}
     created: list[str] = []
     for want in missing:
         result = results.get(want.full_name.lower())
@@ -152,8 +154,8 @@ def _grant(
             fieldPermissions=[_field_grant(mdapi, name) for name in fields],
             objectPermissions=[_object_grant(mdapi, sobject) for sobject in sobjects],
         )
-        (result,) = mdapi.create([permission_set])
-        if not result.success:
+        (result,) = mdapi.create([permission_set], safe=True)
+        if not result.success and result.codes != {"DUPLICATE_DEVELOPER_NAME"}:
             _refused(result, f"create the permission set {PERMISSION_SET}", steps)
         return [f"permission set {PERMISSION_SET} (Read and Edit on {', '.join(fields)})"]
     added = _add_grants(mdapi, current, fields, sobjects)

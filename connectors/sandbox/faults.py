@@ -21,7 +21,7 @@ from typing import Any
 __all__ = ["Counters", "FaultPlan", "Faults"]
 
 _RATES = ("error_rate", "drop_rate", "slow_rate", "partial_failure_rate", "lost_answer_rate")
-_INTS = ("latency_ms", "burst_429", "slow_ms", "seed")
+_INTS = ("latency_ms", "burst_429", "burst_503", "burst_502", "lost_writes", "slow_ms", "seed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +45,24 @@ class Faults:
     - ``error_rate``: fraction of requests answered 503 or 502
     - ``latency_ms``: added to every response
     - ``burst_429``: the next N requests get 429 (the server writes the CRM's body)
+    - ``burst_503`` / ``burst_502``: the next N requests get 503 / 502 (after any 429s)
     - ``drop_rate``: fraction of connections closed without a response
     - ``slow_rate`` / ``slow_ms``: fraction of responses delayed by ``slow_ms`` more
     - ``partial_failure_rate``: fraction of batch inputs that fail individually
     - ``lost_answer_rate``: fraction of API requests served whose answer is then lost
-      (the connection closes after the work is done; Salesforce sandbox only)
+      (the connection closes after the work is done)
+    - ``lost_writes``: the next N writes (HubSpot: POST, PUT, PATCH, DELETE but searches
+      and batch reads; Salesforce: any request but a GET) are served and their answer
+      lost, deterministically (``lost_answer_rate`` draws its victims at random)
     - ``seed``: seeds the private random generator behind every decision
     """
 
     error_rate: float = 0.0
     latency_ms: int = 0
     burst_429: int = 0
+    burst_503: int = 0
+    burst_502: int = 0
+    lost_writes: int = 0
     drop_rate: float = 0.0
     slow_rate: float = 0.0
     slow_ms: int = 0
@@ -149,16 +156,28 @@ class Faults:
             if self.burst_429 > 0:
                 self.burst_429 -= 1
                 return FaultPlan(status=429, delay_s=delay)
+            if self.burst_503 > 0:
+                self.burst_503 -= 1
+                return FaultPlan(status=503, delay_s=delay)
+            if self.burst_502 > 0:
+                self.burst_502 -= 1
+                return FaultPlan(status=502, delay_s=delay)
             if self.error_rate and rng.random() < self.error_rate:
                 return FaultPlan(status=503 if rng.random() < 0.7 else 502, delay_s=delay)
             return FaultPlan(delay_s=delay)
 
-    def lose_answer(self) -> bool:
-        """Whether the answer to a request just served should be lost (see the fields)."""
-        if not self.lost_answer_rate:
+    def lose_answer(self, *, write: bool = False) -> bool:
+        """Whether the answer to a request just served should be lost (see the fields).
+
+        ``write``: the request changed something (it counts against ``lost_writes``).
+        """
+        if not self.lost_answer_rate and not (write and self.lost_writes):
             return False
         with self._lock:
-            return self._rng.random() < self.lost_answer_rate
+            if write and self.lost_writes > 0:
+                self.lost_writes -= 1
+                return True
+            return bool(self.lost_answer_rate) and self._rng.random() < self.lost_answer_rate
 
     def fail_item(self) -> bool:
         """Whether one input of a batch should fail on its own (a partial failure)."""

@@ -81,6 +81,7 @@ def make_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubFactory]:
             tokens={"pat-limited": scopes} if scopes is not None else None,
             search_per_second=10_000,
             ten_second_limit=10**6,
+            window_s=0.2,  # the fast limiter's: a 429's headers say how long to wait
         ).start()
         env = f"LEADSYNC_TEST_HUBSPOT_TOKEN_{next(_numbers)}"
         chosen = token or ("pat-limited" if scopes is not None else sandbox.token)

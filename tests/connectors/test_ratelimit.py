@@ -269,15 +269,38 @@ def test_bad_reserve_is_refused() -> None:
 # -- throttling -------------------------------------------------------------------------
 
 
-def test_ten_secondly_429_fills_the_window() -> None:
+def test_ten_secondly_429_blocks_a_whole_window() -> None:
     clock = FakeClock()
     rl = limiter(clock, window_limit=100)
     rl.acquire()
     clock.now = 4.0
     assert rl.note_throttled("TEN_SECONDLY_ROLLING") is True
     assert rl.throttled == 1
-    assert rl.acquire() == pytest.approx(10.0)  # the one real call leaves first
-    assert rl.acquire() == pytest.approx(14.0)  # then the server's unseen ones
+    assert rl.delay() == pytest.approx(10.0)
+    assert rl.acquire() == pytest.approx(14.0)  # not 10.0, when our one call leaves
+
+
+def test_each_429_of_a_burst_blocks_a_whole_window_even_with_spread_calls() -> None:
+    """Issue 12 item 6: the server's window is full of calls we never saw; our own calls,
+    spread over the window, leave one by one and must not let the retries through."""
+    clock = FakeClock()
+    rl = limiter(clock, window_limit=10)
+    for second in range(10):  # one call a second: the window full of our own calls
+        clock.now = float(second)
+        rl.acquire()
+    granted = []
+    for _ in range(4):  # four 429s in a row
+        rl.note_throttled("TEN_SECONDLY_ROLLING")
+        granted.append(rl.acquire())
+    gaps = [b - a for a, b in zip([9.0, *granted], granted, strict=False)]
+    assert gaps == pytest.approx([10.0] * 4)
+
+
+def test_the_servers_window_length_wins() -> None:
+    clock = FakeClock()
+    rl = limiter(clock, window_limit=100)
+    rl.note_throttled("TEN_SECONDLY_ROLLING", window_s=2.5)
+    assert rl.acquire() == pytest.approx(2.5)
 
 
 def test_retry_after_blocks_the_kind() -> None:

@@ -37,15 +37,16 @@ class ApiError(Exception):
         retry_after: float | None = None,
         code: str | None = None,
         scopes: tuple[str, ...] = (),
+        window_s: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.retry_after = status, message, retry_after
-        self.code, self.scopes = code, scopes
+        self.code, self.scopes, self.window_s = code, scopes, window_s
 
 
 def describe(exc: BaseException) -> Failure | None:
     if isinstance(exc, ApiError):
-        return Failure(exc.status, exc.retry_after, exc.message, exc.code, exc.scopes)
+        return Failure(exc.status, exc.retry_after, exc.message, exc.code, exc.scopes, exc.window_s)
     if isinstance(exc, ConnectionError | TimeoutError):
         return Failure(None, None, str(exc) or type(exc).__name__)
     return None
@@ -213,9 +214,48 @@ def test_locked_waits_at_least_two_seconds(run: Callable[..., str], clock: FakeC
 
 def test_total_delay_bounds_the_retries(run: Callable[..., str], clock: FakeClock) -> None:
     fn = Script([ApiError(429, retry_after=100.0)] * 3)
-    with pytest.raises(CrmRateLimited, match="still rate limited after 2 attempts"):
+    with pytest.raises(CrmRateLimited, match="frees only in 100s, past this call's retry budget"):
         run(fn, policy=RetryPolicy(max_total_s=120.0))
     assert fn.calls == 2 and clock.sleeps == [100.0]
+
+
+def test_a_burst_of_window_429s_waits_a_whole_window_each_time(
+    run: Callable[..., str], clock: FakeClock
+) -> None:
+    """Issue 12 item 6: our calls spread over the window must not let retries through early."""
+    rl = RateLimiter.for_hubspot(10, clock=clock, sleep=clock.sleep)
+    for second in range(10):
+        clock.now = float(second)
+        rl.acquire()
+    fn = Script([ApiError(429, code="TEN_SECONDLY_ROLLING")] * 4)
+    assert run(fn, limiter=rl) == "ok"
+    assert fn.calls == 5
+    assert clock.sleeps == pytest.approx([1.0] + [10.0] * 4)  # a free slot, then 4 windows
+
+
+def test_the_window_header_sets_the_wait(run: Callable[..., str], clock: FakeClock) -> None:
+    fn = Script([ApiError(429, code="TEN_SECONDLY_ROLLING", window_s=2.0)] * 2)
+    assert run(fn) == "ok"
+    assert clock.sleeps == [2.0, 2.0]
+    rl = RateLimiter.for_hubspot(190, clock=clock, sleep=clock.sleep)
+    clock.sleeps.clear()
+    assert run(Script([ApiError(429, code="TEN_SECONDLY_ROLLING", window_s=2.0)]), limiter=rl)
+    assert sum(clock.sleeps) == pytest.approx(2.0)
+
+
+def test_a_limit_that_frees_past_the_budget_fails_at_once(
+    run: Callable[..., str], clock: FakeClock
+) -> None:
+    rl = RateLimiter.for_hubspot(190, clock=clock, sleep=clock.sleep)
+    fn = Script([ApiError(429, retry_after=600.0)])
+    with pytest.raises(CrmRateLimited) as raised:
+        run(fn, limiter=rl, policy=RetryPolicy(max_total_s=120.0))
+    assert "frees only in 600s, past this call's retry budget (120s" in str(raised.value)
+    assert "resumes where it left off" in str(raised.value)
+    assert clock.sleeps == []  # no wait begun that could not end in time
+    with pytest.raises(CrmRateLimited, match="frees only in 600s"):  # the next call too
+        run(Script([]), limiter=rl, policy=RetryPolicy(max_total_s=120.0))
+    assert clock.sleeps == []
 
 
 # -- what is finally raised -------------------------------------------------------------
@@ -227,7 +267,7 @@ def test_401_is_an_auth_error(run: Callable[..., str]) -> None:
         run(fn)
     assert fn.calls == 1
     message = str(raised.value)
-    assert "credentials" in message and "expired" in message and "token_env" in message
+    assert "credentials" in message and "expired" in message and "environment variable" in message
 
 
 def test_401_reauthenticates_once(run: Callable[..., str]) -> None:

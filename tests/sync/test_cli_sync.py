@@ -173,3 +173,37 @@ def test_config_check(tmp_path):
     )
     assert done.returncode == 1
     assert "account 'b': credentials: tokn: unknown key" in done.stderr
+
+
+@pytest.mark.parametrize("bad", ["{token}\nX-Injected: yes", " {token}", "{token}\x1b[0m"])
+def test_a_token_with_a_line_break_is_refused_and_never_shown(sandbox, tmp_path, bad):
+    cli = Cli(sandbox, tmp_path)
+    cli.env["CLI_TOKEN"] = bad.format(token=sandbox.token)
+    done = cli("backfill", "--account", "acme", check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.count("error:") == 1
+    assert "account 'acme': credentials.token" in done.stderr
+    assert "the environment variable CLI_TOKEN" in done.stderr
+    status = cli("status", "--json", check=False)
+    state = (tmp_path / "state.db").read_bytes() if (tmp_path / "state.db").exists() else b""
+    for shown in (done.stdout, done.stderr, status.stdout, status.stderr):
+        assert sandbox.token not in shown
+    assert sandbox.token.encode() not in state
+    assert sandbox.counters.total() == 0  # nothing was sent
+
+
+def test_a_secrets_file_is_never_printed(sandbox, tmp_path):
+    """``{file: ../../etc/passwd}``-like: a file of several lines is refused unread-out."""
+    leaked = tmp_path / "leaked"
+    leaked.write_text(f"root:x:0:0:{sandbox.token}:/root:/bin/bash\ndaemon:x:1:1\n")
+    cli = Cli(sandbox, tmp_path)
+    accounts = (tmp_path / "accounts.yaml").read_text()
+    (tmp_path / "accounts.yaml").write_text(
+        accounts.replace("{token: CLI_TOKEN}", "{token: {file: leaked}}")
+    )
+    done = cli("backfill", "--account", "acme", check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"the secrets file {leaked}" in done.stderr and "line break" in done.stderr
+    assert "can be read by every user" in done.stderr  # mode 0644: a warning
+    assert "root:" not in done.stderr + done.stdout and sandbox.token not in done.stderr
+    assert sandbox.counters.total() == 0

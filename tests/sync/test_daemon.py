@@ -473,6 +473,23 @@ def assert_a_second_daemon_refuses(setup: Setup, first: Daemon) -> None:
     assert first.proc.poll() is None
 
 
+@pytest.mark.parametrize("state_backend", ["postgresql"])
+def test_a_password_in_the_url_query_is_not_in_the_start_line(state_url, tmp_path, monkeypatch):
+    """``?password=`` is a password: masked in the start line like ``user:password@``."""
+    joined = "&" if "?" in state_url else "?"
+    url = f"{state_url}{joined}password=s3cret-in-query"  # trust auth: the server ignores it
+    setup = Setup(tmp_path, monkeypatch, {"LEADSYNC_DATABASE_URL": url})
+    try:
+        setup.write()
+        daemon = setup.start().wait_started()
+        (started,) = daemon.logged("daemon started")
+        assert "password=***" in started["state"]
+        assert daemon.stop()[0] == 0
+        assert "s3cret" not in daemon.log.read_text()
+    finally:
+        setup.close()
+
+
 def test_bad_options_and_a_bad_accounts_file_are_one_clear_message(sqlite_setup):
     setup, _ = sqlite_setup
     setup.write(

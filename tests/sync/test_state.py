@@ -290,6 +290,34 @@ def test_safe_hides_the_password_only():
     assert "s3cret" not in _safe("garbage://u:s3cret@host")
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u@h/db?password=s3cret", "postgresql://u@h/db?password=***"),
+        (
+            "postgresql+psycopg://u:s3cret@h/db?sslmode=require&sslpassword=s3cret2",
+            "postgresql+psycopg://u:***@h/db?sslmode=require&sslpassword=***",
+        ),
+        ("postgresql://h/db?user=u&PASSWORD=s3cret", "postgresql://h/db?PASSWORD=***&user=u"),
+        ("garbage://u@h/db?password=s3cret&x=1", "garbage://u@h/db?password=***&x=1"),
+    ],
+)
+def test_safe_hides_every_credential_query_included(url, shown):
+    assert _safe(url) == shown
+
+
+def test_a_query_password_never_reaches_a_connection_error():
+    url = "postgresql://leadsync@127.0.0.1:1/state?password=s3cret-in-query&connect_timeout=2"
+    with pytest.raises(ConfigError) as caught:
+        StateStore(url)
+    message = str(caught.value)
+    assert "cannot reach the state database at postgresql://leadsync@127.0.0.1:1/state" in message
+    assert "password=***" in message and "s3cret" not in message
+    with pytest.raises(ConfigError) as caught:
+        StateStore("postgresql://u@h:notaport/db?password=s3cret-in-query")
+    assert "s3cret" not in str(caught.value)
+
+
 # --- settings ------------------------------------------------------------------------
 
 

@@ -93,7 +93,7 @@ class Hub:
 @pytest.fixture
 def hub(state_url, monkeypatch) -> Iterator[Hub]:
     sandbox = HubSpotSandbox(
-        contacts=300, seed=11, search_per_second=10_000, ten_second_limit=10**6
+        contacts=300, seed=11, search_per_second=10_000, ten_second_limit=10**6, window_s=0.2
     ).start()
     env = f"LEADSYNC_TEST_TOKEN_{next(_numbers)}"
     monkeypatch.setenv(env, sandbox.token)

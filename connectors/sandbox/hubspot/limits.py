@@ -65,6 +65,17 @@ class RateLimiter:
             }
             return policy, ({} if is_search else headers)
 
+    def exhausted_headers(self) -> dict[str, str]:
+        """The headers of a 429 for a full window (an injected burst): no call remaining."""
+        with self._lock:
+            return {
+                "X-HubSpot-RateLimit-Max": str(self.per_window),
+                "X-HubSpot-RateLimit-Remaining": "0",
+                "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.window_s * 1000)),
+                "X-HubSpot-RateLimit-Daily": str(self.daily),
+                "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, self.daily - self._day_count)),
+            }
+
     def reset(self) -> None:
         """Forget every count (a new day, a fresh window)."""
         with self._lock:

@@ -280,7 +280,10 @@ def _make_handler(sandbox: HubSpotSandbox) -> type[BaseHTTPRequestHandler]:
                 time.sleep(plan.delay_s)
             if plan.status == 429:
                 sandbox.counters.record(endpoint, 429)
-                self._send(429, rate_limit_body("TEN_SECONDLY_ROLLING"), {})
+                headers = (
+                    {} if endpoint.endswith(".search") else sandbox.limiter.exhausted_headers()
+                )
+                self._send(429, rate_limit_body("TEN_SECONDLY_ROLLING"), headers)
                 return
             if plan.status is not None:
                 sandbox.counters.record(endpoint, plan.status)
@@ -293,6 +296,13 @@ def _make_handler(sandbox: HubSpotSandbox) -> type[BaseHTTPRequestHandler]:
                 )
             except Exception as exc:  # a sandbox bug must still answer like a server
                 status, body, headers = 500, error_body("INTERNAL_ERROR", repr(exc)), {}
+            write = self.command != "GET" and not endpoint.endswith((".search", ".batch_read"))
+            if status < 500 and sandbox.faults.lose_answer(write=write):
+                sandbox.counters.record(endpoint, 0)  # served, but the answer never arrives
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
             sandbox.counters.record(endpoint, status)
             self._send(status, body, headers)
 

@@ -109,14 +109,18 @@ class Handler(BaseHTTPRequestHandler):
                 log.exception("sandbox error on %s %s", self.command, self.path)
                 reply = Reply(500, [{"errorCode": "UNKNOWN_EXCEPTION",
                                      "message": "An unexpected error occurred."}])  # fmt: skip
-        if box.faults.lose_answer():  # the work is done, but its answer never arrives
-            box.counters.record(endpoint, 0)
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
+        if box.faults.lose_answer(write=self.command != "GET"):
+            self._lose(box, endpoint)
             return
         box.counters.record(endpoint, reply.status)
         self._send(reply)
+
+    def _lose(self, box: SalesforceSandbox, endpoint: str) -> None:
+        """The work is done, but its answer never arrives: close without answering."""
+        box.counters.record(endpoint, 0)
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def _serve_metadata(self, box: SalesforceSandbox, version: str, body: bytes) -> None:
         """``POST /services/Soap/m/<version>``: the Metadata API (SOAP), counted per operation."""
@@ -126,6 +130,10 @@ class Handler(BaseHTTPRequestHandler):
         if self._faulted(box, "POST Soap/m"):
             return
         reply, operation = box.metadata.handle(body)
+        write = not operation.startswith(("read", "list", "describe", "check"))
+        if box.faults.lose_answer(write=write):
+            self._lose(box, f"POST Soap/m/{operation}")
+            return
         box.counters.record(f"POST Soap/m/{operation}", reply.status)
         self._send(reply)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -10,11 +11,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from leadsync.config.accounts import Account
 from leadsync.connectors.base import CONNECTORS, Connector, LeadPage, ScoreWrite, open_connector
 from leadsync.connectors.hubspot.connector import SEARCH_CAP, HubSpotConnector
 from leadsync.connectors.hubspot.engagement import parse_time
+from leadsync.connectors.retry import RetryPolicy
 from leadsync.connectors.sandbox.faults import Faults
-from leadsync.connectors.sandbox.hubspot.server import ALL_SCOPES
+from leadsync.connectors.sandbox.hubspot.server import ALL_SCOPES, HubSpotSandbox
 from leadsync.errors import CrmAuthError
 
 if TYPE_CHECKING:
@@ -222,3 +225,39 @@ def test_account_page_size_shrinks_list_and_search_pages(make_hub: HubFactory) -
     pages = list(hub.connector.changed_leads(cursor, lambda ids: {}))
     assert sorted(_ids(pages)) == sorted(touched)
     assert hub.calls("contacts.search") == 3
+
+
+def test_a_burst_of_429s_waits_the_window_its_headers_give(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 12 item 6: each 429 of a burst waits a whole window (the headers' interval),
+    instead of the retries going out at once and the attempts being spent in no time."""
+    box = HubSpotSandbox(
+        contacts=250, seed=3, window_s=0.5, ten_second_limit=1000, search_per_second=1000
+    ).start()
+    monkeypatch.setenv("LEADSYNC_TEST_BURST_TOKEN", box.token)
+    account = Account.model_validate(
+        {"id": "acme", "crm": "hubspot", "credentials": {"token": "LEADSYNC_TEST_BURST_TOKEN"},
+         "host": box.url}
+    )  # fmt: skip
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        time.sleep(seconds)
+
+    connector = HubSpotConnector(account, policy=RetryPolicy(), sleep=sleep, group=100)
+    try:
+        pages = connector.all_leads(None)
+        first = next(pages)  # calls spread over the window before the burst
+        box.faults.update(burst_429=4)
+        rest = list(pages)
+    finally:
+        connector.close()
+        box.stop()
+    assert len(_ids([first, *rest])) == 250
+    statuses = Counter()
+    for by_status in box.counters.snapshot().values():
+        statuses.update(by_status)
+    assert statuses[429] == 4
+    assert len([s for s in sleeps if s >= 0.5 * 0.9]) == 4, sleeps  # one window per 429

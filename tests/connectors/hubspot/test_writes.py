@@ -19,7 +19,7 @@ from leadsync.connectors.hubspot.auth import TokenSource
 from leadsync.connectors.hubspot.connector import HubSpotConnector
 from leadsync.connectors.sandbox.faults import Faults
 from leadsync.connectors.sandbox.hubspot.server import ALL_SCOPES, HubSpotSandbox
-from leadsync.errors import CrmAuthError
+from leadsync.errors import CrmAuthError, CrmError
 
 if TYPE_CHECKING:
     from tests.connectors.conftest import HubFactory
@@ -59,6 +59,36 @@ def test_score_fields_are_created_once_and_tier_options_follow_the_model(
     assert hub.connector.ensure_score_fields(["A", "B"]) == []
     options = {o["value"]: o["hidden"] for o in props["lead_score_tier"].options}
     assert options == {"A": False, "B": False, "hot": True, "warm": True, "cold": True}
+
+
+def test_a_lost_answer_to_a_create_is_success_once_the_property_is_there(
+    make_hub: HubFactory,
+) -> None:
+    """Issue 12 item 9: a create is done but its answer lost; the retry meets 409 CONFLICT,
+    which is the goal reached, not a failure (the group, then a property)."""
+    hub = make_hub(contacts=5)
+    hub.sandbox.faults.update(lost_writes=1)  # the group's create
+    created = hub.connector.ensure_score_fields(["hot", "warm", "cold"])
+    assert len(created) == 5
+    assert hub.sandbox.counters.snapshot()["properties.groups.create"] == {0: 1, 409: 1}
+    props = hub.sandbox.store.props["contacts"]
+    del props["lead_score"]  # as if an admin deleted it
+    hub.sandbox.counters.reset()
+    hub.sandbox.faults.update(lost_writes=1)  # the property's create
+    assert hub.connector.ensure_score_fields(["hot", "warm", "cold"]) == ["lead_score"]
+    assert hub.sandbox.counters.snapshot()["properties.create"] == {0: 1, 409: 1}
+    assert props["lead_score"].type == "number" and props["lead_score"].group_name == "lead_scoring"
+
+
+def test_a_property_of_another_type_is_refused_with_what_to_do(make_hub: HubFactory) -> None:
+    hub = make_hub(contacts=5)
+    hub.connector.ensure_score_fields(["warm"])
+    hub.sandbox.store.props["contacts"]["lead_score"].type = "string"
+    with pytest.raises(CrmError) as raised:
+        hub.connector.ensure_score_fields(["warm"])
+    message = str(raised.value)
+    assert "property lead_score exists with type 'string'" in message
+    assert "type 'number'" in message and "fields setting" in message
 
 
 def test_missing_schema_scope_names_the_scope_to_add(make_hub: HubFactory) -> None:

@@ -141,3 +141,55 @@ def test_unsafe_errors_are_not_retried(orgs: Orgs) -> None:
     with pytest.raises(CrmError, match=r"MALFORMED_QUERY|INVALID"):
         list(org.sf.api.query_rows("SELECT Id FROM Lead WHERE"))
     assert org.calls() == 1
+
+
+# -- the token endpoint fails like any other (issue 12, item 7) ----------------------------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"burst_503": 2},
+        {"burst_502": 2},
+        {"burst_429": 2},  # 403 REQUEST_LIMIT_EXCEEDED ConcurrentRequests
+        {"drop_rate": 0.5, "seed": 1},
+    ],
+    ids=["503", "502", "403-request-limit", "dropped"],
+)
+def test_a_transient_login_failure_is_retried(orgs: Orgs, fault: dict[str, object]) -> None:
+    org = orgs(leads=5, mode="client_credentials")
+    org.box.faults.update(**fault)
+    assert org.sf.owners() is not None  # the first call logs in
+    tokens = org.box.counters.snapshot()["POST oauth2/token"]
+    assert tokens.get(200) == 1 and sum(tokens.values()) >= 2
+    org.box.faults.clear()
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [({"burst_503": 99}, "HTTP 503"), ({"burst_502": 99}, "HTTP 502")],
+)
+def test_a_login_that_keeps_failing_says_why_not_bad_credentials(
+    orgs: Orgs, fault: dict[str, object], said: str
+) -> None:
+    org = orgs(leads=5, mode="refresh_token")
+    org.box.faults.update(**fault)
+    with pytest.raises(CrmError) as raised:
+        org.sf.owners()
+    message = str(raised.value)
+    assert type(raised.value) is CrmError  # not CrmAuthError: the credentials are fine
+    assert said in message and "after 6 attempts" in message
+    assert f"Salesforce account '{org.account.id}': login (refresh token)" in message
+    assert "oauth2/token" in message and org.box.refresh_token not in message
+    org.box.faults.clear()
+
+
+def test_a_refused_grant_is_the_credentials_error_at_once(
+    orgs: Orgs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = orgs(leads=5, mode="refresh_token")
+    monkeypatch.setenv(org.account.credentials["refresh_token"], "5Aep861-revoked")
+    with pytest.raises(CrmAuthError, match="invalid_grant") as raised:
+        org.sf.owners()
+    assert "revoked" in str(raised.value) and "5Aep861" not in str(raised.value)
+    assert sum(org.box.counters.snapshot()["POST oauth2/token"].values()) == 1

@@ -83,7 +83,7 @@ def _lose(
         return original(call, version)
 
     monkeypatch.setattr(box, "dispatch_api", dispatch)
-    monkeypatch.setattr(box.faults, "lose_answer", lambda: bool(lose) and lose.pop())
+    monkeypatch.setattr(box.faults, "lose_answer", lambda **_: bool(lose) and lose.pop())
     return hits
 
 

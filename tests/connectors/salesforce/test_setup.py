@@ -205,3 +205,21 @@ def test_a_failing_metadata_endpoint_is_retried_only_for_reads(orgs: Orgs) -> No
     statuses = org.box.counters.snapshot()["POST Soap/m"]
     assert sum(statuses.values()) > 2  # one create, then the read's retries
     assert mdapi.read("PermissionSet", [PERMISSION_SET]) == [None]
+
+
+def test_a_lost_answer_to_a_create_is_success_once_the_fields_are_there(orgs: Orgs) -> None:
+    """Issue 12 item 9 on Salesforce: createMetadata done, its answer lost; the retry meets
+    DUPLICATE_DEVELOPER_NAME, which is the goal reached (the final check sees the types)."""
+    org = orgs(leads=4, sandbox={"score_fields": False})
+    org.box.faults.update(lost_writes=1)  # the fields' createMetadata
+    org.sf.ensure_score_fields(TIERS, create=True)
+    assert org.box.counters.snapshot()["POST Soap/m/createMetadata"][0] == 1
+    assert _field_types(org, "Lead")["Lead_Score__c"] == ("double", 0)
+    assert org.sf.ensure_score_fields(TIERS) == []
+
+    org = orgs(leads=4)  # the fields exist: the permission set's create is the first write
+    org.box.faults.update(lost_writes=1)
+    org.sf.ensure_score_fields(TIERS, create=True)
+    assert org.box.counters.snapshot()["POST Soap/m/createMetadata"][0] == 1
+    assert PERMISSION_SET in org.box.metadata.permission_sets
+    assert len(list(org.box.store.rows("PermissionSetAssignment"))) == 1
