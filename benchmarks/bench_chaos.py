@@ -102,7 +102,7 @@ RUN_TIMEOUT_S = 180.0
 PROFILES: list[tuple[str, dict[str, float]]] = [
     ("429 and 503 bursts", {"burst_429": 3, "burst_503": 2, "error_rate": 0.02}),
     ("lost answers", {"lost_writes": 3, "lost_answer_rate": 0.05}),
-    ("refused batch items", {"partial_failure_rate": 0.08, "error_rate": 0.02}),
+    ("refused batch items", {"partial_failure_rate": 0.15, "error_rate": 0.02}),
     ("5xx and drops", {"error_rate": 0.08, "drop_rate": 0.04}),
     ("SIGKILL", {"error_rate": 0.03, "kill": 1}),
 ]
@@ -347,7 +347,12 @@ class Org(Crm):
                                      "Status": "Completed"})  # fmt: skip
 
     def touch(self, rng: random.Random) -> None:
-        self.box.touch("Lead", rng.randint(1, 4))
+        store = self.box.store
+        for rid in rng.sample(self._ids(), rng.randint(1, 3)):  # a rep edits a title
+            record, _ = store.locate("Lead", rid)
+            if record is not None:
+                store.apply(record, "Lead", {"Title": rng.choice(TITLES)})
+        store.touch("Lead", rng.randint(0, 2))
 
     def held(self) -> dict[str, tuple[Decimal | None, str | None, str | None]]:
         text = ("SELECT Id, Lead_Score__c, Lead_Score_Tier__c, Lead_Score_Reasons__c FROM Lead"
