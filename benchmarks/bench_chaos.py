@@ -1,7 +1,7 @@
 """Chaos: leadsync runs cut off, refused, killed and stalled; then an oracle reads the CRM.
 
 Run:  python benchmarks/bench_chaos.py [--seed 1] [--records 300] [--rounds 6]
-      [--crm hubspot salesforce] [--db sqlite postgresql] [--minutes 15]
+      [--crm hubspot salesforce] [--db sqlite postgresql] [--minutes 15] [--worst-stall]
 
 For each CRM (the HubSpot and Salesforce sandboxes, served by this process on 127.0.0.1)
 and each state database (a SQLite file, a PostgreSQL schema), one account goes through a
@@ -43,6 +43,11 @@ The oracle reads the CRM back through its API and the state database:
   stopped by its lease's fencing after a stall (``took over its lease``) is counted as
   *fenced* instead (printed per scenario): it could save nothing once its lease was
   taken, and any score it wrote meanwhile is judged by the other columns.
+
+``--worst-stall`` (PostgreSQL) adds a stall aimed at the worst moment: the replica is
+stopped the instant its task create reaches the CRM (after its last lease check) and the
+request is held until the other replica has taken over and finished a run. That one
+duplicates the batch's tasks: a known failure, described in the README.
 
 Faults injected counts every fault the sandboxes applied (5xx, 429, dropped
 connections, lost answers, refused batch items) plus the SIGKILLs, the stall and the
@@ -98,6 +103,7 @@ FAST = RetryPolicy(max_attempts=10, base_s=0.01, cap_s=0.05, window_s=0.05, max_
 MARKER = re.compile(r"\[(leadsync:[^\[\]\s]+)\]")
 TITLES = ("Chief Executive Officer", "Intern", "VP Sales", "Analyst", "Director of IT")
 RUN_TIMEOUT_S = 180.0
+STATE_VARIABLES = ("LEADSYNC_DATABASE_URL", "LEADSYNC_DATABASE_PASSWORD", "LEADSYNC_STATE_PATH")
 #: The fault profiles of the incremental rounds, in turn (``kill``: SIGKILL at a request).
 PROFILES: list[tuple[str, dict[str, float]]] = [
     ("429 and 503 bursts", {"burst_429": 3, "burst_503": 2, "error_rate": 0.02}),
@@ -150,6 +156,13 @@ class Crm:
 
     faults: CountingFaults
     env: dict[str, str]
+    gate: Callable[[], None] | None = None
+    """Called (in the sandbox's thread) before a leadsync task create is served."""
+
+    def _task_create(self) -> None:
+        gate = self.gate
+        if gate is not None:
+            gate()
 
     def account_line(self) -> str:
         raise NotImplementedError
@@ -207,6 +220,14 @@ class Hub(Crm):
         os.environ[self.var] = self.sandbox.token
         self.env = {self.var: self.sandbox.token}
         self.client = HubSpot(access_token=self.sandbox.token, host=self.sandbox.url)
+        serve = self.sandbox.handle
+
+        def handle(method: str, target: str, headers: Any, raw: bytes) -> Any:
+            if method == "POST" and "/objects/tasks" in target and b"[leadsync:" in raw:
+                self._task_create()
+            return serve(method, target, headers, raw)
+
+        self.sandbox.handle = handle  # type: ignore[method-assign]
 
     def _fields(self) -> dict[str, Any]:
         return {"id": ACCOUNT, "crm": "hubspot", "credentials": {"token": self.var},
@@ -293,6 +314,14 @@ class Org(Crm):
         self.campaign = self.sf.Campaign.create(
             {"Name": "Book a demo", "Type": "Web", "Description": "demo_request"}
         )["id"]
+        dispatch = self.box.dispatch_api
+
+        def dispatch_api(call: Any, version: str) -> Any:
+            if call.method == "POST" and b"[leadsync:" in call.body:
+                self._task_create()
+            return dispatch(call, version)
+
+        self.box.dispatch_api = dispatch_api  # type: ignore[method-assign]
 
     def _fields(self) -> dict[str, Any]:
         return {"id": ACCOUNT, "crm": "salesforce",
@@ -403,6 +432,7 @@ class StateDb:
 
 
 def state_db(kind: str, folder: Path, name: str) -> StateDb:
+    """A new, empty state database: a SQLite file in ``folder`` or a PostgreSQL schema."""
     if kind == "sqlite":
         path = folder / f"{name}.db"
         return StateDb(f"sqlite:///{path}", {"LEADSYNC_STATE_PATH": str(path)}, lambda: None)
@@ -434,6 +464,10 @@ class Kill:
 
 @dataclass
 class Scenario:
+    """One CRM and one kind of state database: the sequence of runs (:meth:`play`), what
+    was done to them (kills, events, notes) and the oracle's verdict (:meth:`oracle`).
+    ``leadsync`` processes run in ``folder`` (its log, its accounts file, no ``.env``)."""
+
     crm: Crm
     db_kind: str
     folder: Path
@@ -444,6 +478,7 @@ class Scenario:
     kills: list[Kill] = field(default_factory=list)
     events: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    worst_stall: bool = False
     sizes: dict[str, int] = field(default_factory=lambda: {"backfill": 10, "sync": 6})
     """Requests of the last complete run of each command: where a SIGKILL can land."""
 
@@ -452,7 +487,10 @@ class Scenario:
         return self.dbs[-1]
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, **self.crm.env, **self.db.env, "LEADSYNC_LOG_FORMAT": "json",
+        """The processes' environment: this CRM's secrets and this state database only
+        (a state setting of the caller's own would point them elsewhere)."""
+        inherited = {k: v for k, v in os.environ.items() if k not in STATE_VARIABLES}
+        return {**inherited, **self.crm.env, **self.db.env, "LEADSYNC_LOG_FORMAT": "json",
                 "LEADSYNC_ACCOUNTS_FILE": str(self.folder / "accounts.yaml")}  # fmt: skip
 
     def say(self, text: str) -> None:
@@ -487,7 +525,7 @@ class Scenario:
         toucher = threading.Thread(target=self._toucher, args=(stop,), daemon=True)
         process = subprocess.Popen(
             [LEADSYNC, command, "--account", ACCOUNT],
-            env=self.env(), stdout=self.log, stderr=self.log,
+            env=self.env(), stdout=self.log, stderr=self.log, cwd=self.folder,
         )  # fmt: skip
         if touches:
             toucher.start()
@@ -529,18 +567,21 @@ class Scenario:
 
     # -- the daemon -----------------------------------------------------------------------
     def write_accounts(self) -> None:
+        """The accounts file every process reads: the one account, ``interval: 2s``."""
         text = "accounts:\n" + self.crm.account_line() + "\n"
         (self.folder / "accounts.yaml").write_text(text)
 
     def replica(self, name: str, lease: str) -> subprocess.Popen[bytes]:
+        """Start ``leadsync daemon`` as replica ``name``: a failing run backs off 1-2 s."""
         self.say(f"daemon {name} starts")
         return subprocess.Popen(
             [LEADSYNC, "daemon", "--replica-id", name, "--lease", lease, "--grace", "10s",
              "--backoff", "1s", "--backoff-max", "2s", "--watch", "0"],
-            env=self.env(), stdout=self.log, stderr=self.log,
+            env=self.env(), stdout=self.log, stderr=self.log, cwd=self.folder,
         )  # fmt: skip
 
     def runs(self, db: StateDb | None = None) -> list[Run]:
+        """The account's run history in ``db`` (default the current one), newest first."""
         return (db or self.db).store.runs(ACCOUNT, 100_000)
 
     def _new_ok_run(self, after: datetime, replica: str | None = None) -> Callable[[], bool]:
@@ -632,6 +673,8 @@ class Scenario:
 
         self.wait(victim_ended, 30, "the stalled replica's run to end")
         self.wait(self._new_ok_run(resumed), 60, "an ok run after the stall")
+        if self.worst_stall:
+            self._stall_at_task_create(processes)
         # then a SIGKILL of the replica running the account: the other takes it over
         if not self.wait(one_running, 60, "a daemon run in progress"):
             return
@@ -648,8 +691,47 @@ class Scenario:
         survivor = "r2" if doomed == "r1" else "r1"
         self.wait(self._new_ok_run(killed, survivor), 60, "the survivor's run")
 
+    def _stall_at_task_create(self, processes: dict[str, subprocess.Popen[bytes]]) -> None:
+        """``--worst-stall``: the replica running the account is stopped (SIGSTOP) the
+        moment its task create reaches the CRM -- after its lease check, before the task
+        exists -- and the request is held until the other replica has taken the account
+        over and finished a run; then both go on (SIGCONT)."""
+        held, release = threading.Event(), threading.Event()
+        victims: list[str] = []
+
+        def gate() -> None:
+            self.crm.gate = None  # only the first create is held
+            running = [r for r in self.runs()[:3] if r.status == "running" and r.replica]
+            if not running:
+                return
+            victims.append(running[0].replica or "")
+            processes[victims[0]].send_signal(signal.SIGSTOP)
+            held.set()
+            release.wait(120)
+
+        self.crm.gate = gate
+        end = time.monotonic() + 90
+        while not held.wait(1.0) and time.monotonic() < end:
+            self.crm.touch(self.rng)  # new MQLs: a crossing, then its task create
+        self.crm.gate = None
+        if not held.is_set():
+            self.notes.append("worst stall: no task create reached the CRM in 90 s")
+            return
+        stalled = datetime.now(UTC)
+        self.events["stalled replica"] += 1
+        victim = victims[0]
+        other = "r2" if victim == "r1" else "r1"
+        self.say(f"daemon {victim} stalled (SIGSTOP) at its task create")
+        took_over = self.wait(self._new_ok_run(stalled, other), 60, "the other replica's run")
+        self.say(f"daemon {other} took over: {took_over}; {victim} resumed (SIGCONT)")
+        processes[victim].send_signal(signal.SIGCONT)
+        release.set()
+        resumed = datetime.now(UTC)
+        self.wait(self._new_ok_run(resumed), 60, "an ok run after the worst stall")
+
     # -- the sequence ---------------------------------------------------------------------
     def play(self, rounds: int) -> None:
+        """The sequence of the module's steps 1 to 5 (the rounds stop at the deadline)."""
         self.write_accounts()
         self.dbs.append(state_db(self.db_kind, self.folder, "first"))
         self.cli("backfill", {"error_rate": 0.03, "drop_rate": 0.01, "kill": 1})
@@ -686,6 +768,7 @@ class Scenario:
 
     # -- the oracle -----------------------------------------------------------------------
     def oracle(self) -> dict[str, Any]:
+        """The CRM read back against the engine and the last state database: the row."""
         self.crm.faults.clear()
         expected, held, tasks = self.crm.engine(), self.crm.held(), self.crm.tasks()
         store = self.db.store
@@ -761,13 +844,23 @@ class Scenario:
 
 
 def scenario(
-    kind: str, db: str, records: int, rounds: int, seed: int, n: int, deadline: float, root: Path
+    kind: str,
+    db: str,
+    records: int,
+    rounds: int,
+    seed: int,
+    n: int,
+    deadline: float,
+    root: Path,
+    worst_stall: bool = False,
 ) -> dict[str, Any]:
+    """Play one CRM × state database and judge it; sandboxes and databases are dropped."""
     folder = root / f"{kind}-{db}"
     folder.mkdir()
     crm: Crm = (Hub if kind == "hubspot" else Org)(records, seed, n)
     with open(folder / "leadsync.log", "ab") as log:
         play = Scenario(crm, db, folder, random.Random(seed), deadline, log)
+        play.worst_stall = worst_stall
         try:
             play.play(rounds)
             return {**play.oracle(), "notes": play.notes}
@@ -786,6 +879,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--minutes", type=float, default=15.0, help="time budget of the rounds")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs")
+    parser.add_argument(
+        "--worst-stall",
+        action="store_true",
+        help="PostgreSQL: also stall a replica at its task create (see the README)",
+    )
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="leadsync-chaos-"))
     combos = [(k, d) for k in args.crm for d in args.db]
@@ -796,7 +894,7 @@ def main(argv: list[str] | None = None) -> int:
     for n, (kind, db) in enumerate(combos):
         share = args.minutes * 60 * (n + 1) / len(combos)
         result = scenario(kind, db, args.records, args.rounds, args.seed * 100 + n, n,
-                          started + share, root)  # fmt: skip
+                          started + share, root, args.worst_stall)  # fmt: skip
         rows.append((kind, db, result))
         print(f"{kind} × {db}: {result['by_kind']}; {result['records']} records, "
               f"{result['mqls']} MQLs, {result['tasks']} tasks, {result['fenced']} runs "
