@@ -158,7 +158,7 @@ class Sync:
             refused: set[str] = set()
             if not dry_run:
                 self._ensure_fields(report)
-                self.tasks.settle(report)
+                self.tasks.settle(report, self.clock())
                 refused = {f.lead_id for f in self.store.failed_writes(account_id)}
             cursor = self.store.cursor(account_id, mode)
             if mode == "backfill":

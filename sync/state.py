@@ -74,6 +74,8 @@ class Crossing:
     state: str
     task_id: str | None
     payload: dict[str, Any]
+    created_at: datetime | None = None
+    """When the crossing was recorded (its task's creation follows it at once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +281,15 @@ class StateStore:
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(crossings.c.id))
             return [
-                Crossing(r.key, r.lead_id, r.object_type, r.state, r.task_id, json.loads(r.payload))
+                Crossing(
+                    r.key,
+                    r.lead_id,
+                    r.object_type,
+                    r.state,
+                    r.task_id,
+                    json.loads(r.payload),
+                    r.created_at,
+                )
                 for r in rows
             ]
 

@@ -1,13 +1,13 @@
 """MQL tasks: one per crossing, created exactly once, each refusal kept and visible.
 
 A crossing is saved as an *intent* with its task in the same transaction as the page's
-scores, then its task is created; a crash in between leaves intents that the next run
-settles by key (found in the CRM, or created). Before a lead's first known crossing the
-CRM is asked whether a task with that key exists already (another state database may
-have created it). A task the CRM refuses keeps its reason, is retried at the next run
-with its owner taken again from the accounts file, and makes the run ``partial``; one
-whose record is gone is not retried. The account's lease is checked before every
-request that may create tasks.
+scores, then its task is created; a crash in between leaves intents that a later run
+settles by key (found in the CRM, or created) once no create can still be on its way.
+Before a lead's first known crossing the CRM is asked whether a task with that key
+exists already (another state database may have created it). A task the CRM refuses
+keeps its reason, is retried at the next run with its owner taken again from the
+accounts file, and makes the run ``partial``; one whose record is gone is not retried.
+The account's lease is checked before every request that may create tasks.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from leadsync.config.accounts import Account
@@ -34,6 +34,9 @@ log = logging.getLogger("leadsync.sync")
 
 #: The state cursor holding the round-robin position.
 ROUND_ROBIN = "round_robin"
+#: How long a task create may still be on its way (the connectors' request timeouts and
+#: retries fit well inside): a crossing recorded since is not settled yet.
+IN_FLIGHT = timedelta(minutes=5)
 
 
 class TaskDesk:
@@ -114,9 +117,18 @@ class TaskDesk:
         with self._transaction():
             pass
 
-    def settle(self, report: RunReport) -> None:
-        """Tasks whose creation a crash may have interrupted: find them, or create them."""
-        pending = self.store.pending_crossings(self.account.id)
+    def settle(self, report: RunReport, now: datetime) -> None:
+        """Tasks whose creation a crash may have interrupted: find them, or create them.
+
+        A crossing recorded less than :data:`IN_FLIGHT` ago may have its create still on
+        its way from a replica that stalled past its lease (the CRM takes no idempotent
+        create): it is left for a later run, which finds its task by key if it landed.
+        """
+        pending = [
+            c
+            for c in self.store.pending_crossings(self.account.id)
+            if c.state != "intent" or c.created_at is None or c.created_at <= now - IN_FLIGHT
+        ]
         if not pending:
             return
         found = self.connector.find_tasks([c.key for c in pending])

@@ -301,3 +301,91 @@ def test_on_sqlite_a_dead_holders_lease_is_free_at_once(store):
     c = replica(store, "c")
     b.close()  # a clean end: its lock file is gone
     assert c.acquire("acme") is not None and c.acquire("globex") is not None
+
+
+def test_a_replica_stalled_at_its_task_create_does_not_duplicate_the_task(store, monkeypatch):
+    """Replica a passes its lease check for a task batch, then stalls before the create
+    reaches the CRM; b takes the account over and finds the crossings pending and no task
+    with their keys — they are in flight, so it leaves them for a later run; then a's
+    create goes out, and b's next run finds the tasks by key. One task per lead."""
+    sandbox = HubSpotSandbox(
+        contacts=100, seed=5, search_per_second=10_000, ten_second_limit=10**6
+    ).start()
+    try:
+        monkeypatch.setenv("LEASE_STALL_TOKEN", sandbox.token)
+        account = Account.model_validate(
+            {"id": "acme", "crm": "hubspot", "credentials": {"token": "LEASE_STALL_TOKEN"},
+             "host": sandbox.url}
+        )  # fmt: skip
+        model = resolve_model("b2b-saas")
+
+        def connector() -> HubSpotConnector:
+            return HubSpotConnector(
+                account,
+                limiter=RateLimiter.for_hubspot(10**6, window_s=0.2, search_per_s=10_000),
+                policy=RetryPolicy(base_s=0.01, cap_s=0.05, window_s=0.05, secondly_s=0.01),
+            )
+
+        a, b = replica(store, "a"), replica(store, "b")
+        lease_a = a.acquire("acme")
+        assert lease_a is not None
+        stalled = connector()
+        send = stalled.create_tasks
+
+        stalled_once: list[bool] = []
+
+        def run_b() -> None:
+            lease_b = b.acquire("acme")
+            assert lease_b is not None
+            other = connector()
+            try:
+                Sync(account, other, store, model, guard=lambda c: b.fence(c, lease_b),
+                     replica="b").run("incremental")  # fmt: skip
+            finally:
+                other.close()
+
+        def stall_then_create(tasks: Any, fence: Any = None) -> Any:
+            def passed_then_stalled() -> None:
+                fence()  # the lease is still a's: the check passes...
+                if not stalled_once:  # ...and a stalls before its first request goes out
+                    stalled_once.append(True)
+                    expire(store, "acme")
+                    run_b()  # b takes the account over meanwhile
+
+            return send(tasks, passed_then_stalled)
+
+        monkeypatch.setattr(stalled, "create_tasks", stall_then_create)
+        try:
+            with pytest.raises(LeaseLost):
+                Sync(account, stalled, store, model, guard=lambda c: a.fence(c, lease_a),
+                     replica="a").run("backfill")  # fmt: skip
+        finally:
+            stalled.close()
+        per_lead = _task_leads(sandbox)
+        assert per_lead and max(per_lead.values()) == 1
+        expire(store, "acme")
+        run_b()  # later: the crossings a left pending are settled by key, none created again
+        assert _task_leads(sandbox) == per_lead or max(_task_leads(sandbox).values()) == 1
+        assert max(_task_leads(sandbox).values()) == 1
+    finally:
+        sandbox.stop()
+
+
+def _task_leads(sandbox: HubSpotSandbox) -> dict[str, int]:
+    """Tasks per contact, read through the API."""
+    from collections import Counter
+
+    from hubspot import HubSpot
+
+    client = HubSpot(access_token=sandbox.token, host=sandbox.url)
+    found: Counter[str] = Counter()
+    after = None
+    while True:
+        page = client.crm.objects.tasks.basic_api.get_page(
+            limit=100, after=after, associations=["contacts"]
+        )
+        for task in page.results:
+            found.update(a.id for a in task.associations["contacts"].results)
+        if page.paging is None or page.paging.next is None:
+            return dict(found)
+        after = page.paging.next.after

@@ -22,6 +22,7 @@ import json
 import re
 import secrets
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -123,7 +124,7 @@ class HubSpotSandbox:
         """Load the data and serve in a background thread; returns self."""
         if self._preload:
             self.store.preload()
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _make_handler(self))
+        server = _Server(("127.0.0.1", self.port), _make_handler(self))
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
@@ -243,6 +244,17 @@ class HubSpotSandbox:
             count = int(data.get("count", 10)) if isinstance(data, dict) else 10
             return 200, {"touched": self.touch(count)}
         return 404, {"error": f"no admin endpoint {method} {path}"}
+
+
+class _Server(ThreadingHTTPServer):
+    """The threaded server, quiet about clients that went away mid-answer."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client killed or timed out (a broken pipe, a reset) is not the server's
+        error: no traceback on stderr. Anything else is printed as usual."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _make_handler(sandbox: HubSpotSandbox) -> type[BaseHTTPRequestHandler]:

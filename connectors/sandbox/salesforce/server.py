@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import sys
 import threading
 from collections.abc import Callable
@@ -315,6 +316,13 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     sandbox: SalesforceSandbox
     tls_context: Any
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client killed or timed out mid-answer (a broken pipe, a reset, a TLS EOF) is
+        not the server's error: no traceback on stderr. Anything else is printed."""
+        if isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLEOFError):
+            return
+        super().handle_error(request, client_address)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         try:
