@@ -648,7 +648,9 @@ class Scenario:
         running: list[Run] = []
 
         def one_running() -> bool:
-            running[:] = [r for r in self.runs(None)[:3] if r.status == "running" and r.replica]
+            running[:] = [
+                r for r in self.runs(None)[:3] if r.status == "running" and r.replica in processes
+            ]  # a daemon's (a killed command's run may still say running until taken over)
             return bool(running)
 
         if not self.wait(one_running, 60, "a daemon run in progress"):
