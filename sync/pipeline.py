@@ -283,6 +283,8 @@ class Sync:
             report.counts["writes"] += len(writes)
             report.counts["tasks"] += len(crossings)
             return complete
+        if writes:
+            self.tasks.fence()  # still ours? a stalled replica must not write over the new one
         outcome = self.connector.write_scores(writes) if writes else BatchResult()
         report.counts["writes"] += len(outcome.done)
         if refused:

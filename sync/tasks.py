@@ -92,7 +92,7 @@ class TaskDesk:
         and makes the run ``partial``; one whose record is gone is not retried."""
         if not crossings:
             return
-        outcome = self.connector.create_tasks([_task_from(c) for c in crossings], self._fence)
+        outcome = self.connector.create_tasks([_task_from(c) for c in crossings], self.fence)
         report.counts["tasks"] += len(outcome.done)
         refused = {k: v for k, v in outcome.failed.items() if k not in outcome.gone}
         report.counts["task_failures"] += len(refused)
@@ -111,9 +111,9 @@ class TaskDesk:
             },
         )
 
-    def _fence(self) -> None:
-        """Before each task request: is the account's lease still ours? A task is the one
-        write that is not idempotent, so a replica stalled past its lease stops here."""
+    def fence(self) -> None:
+        """Before each side effect: is the account's lease still ours? A replica stalled
+        past its lease stops here (raising what the run's guard raises)."""
         with self._transaction():
             pass
 
