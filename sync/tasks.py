@@ -78,13 +78,18 @@ class TaskDesk:
         PostgreSQL). Its key is then the one an earlier task carries, so the CRM is asked
         for those keys (in batches) before anything is created.
         """
-        first = [c.key for c in crossings if mql.crossing_number(c.key) == 1]
-        found = self.connector.find_tasks(first) if first else {}
-        if not found:
-            return crossings
-        self.store.mark_crossings(self.account.id, {k: ("created", v) for k, v in found.items()})
-        report.counts["tasks_reconciled"] += len(found)
+        found = self._in_crm([c.key for c in crossings if mql.crossing_number(c.key) == 1], report)
         return [c for c in crossings if c.key not in found]
+
+    def _in_crm(self, keys: list[str], report: RunReport) -> dict[str, str]:
+        """The tasks the CRM holds for these keys (key → task id), recorded as created."""
+        found = self.connector.find_tasks(keys) if keys else {}
+        if found:
+            self.store.mark_crossings(
+                self.account.id, {k: ("created", v) for k, v in found.items()}
+            )
+            report.counts["tasks_reconciled"] += len(found)
+        return found
 
     def _create(self, crossings: Sequence[Crossing], report: RunReport) -> None:
         """Create the crossings' tasks; a task the CRM refuses is kept with its reason,
@@ -131,12 +136,7 @@ class TaskDesk:
         ]
         if not pending:
             return
-        found = self.connector.find_tasks([c.key for c in pending])
-        if found:
-            self.store.mark_crossings(
-                self.account.id, {k: ("created", v) for k, v in found.items()}
-            )
-            report.counts["tasks_reconciled"] += len(found)
+        found = self._in_crm([c.key for c in pending], report)
         robin = self.round_robin()
         retry = [self._reassigned(c, robin) for c in pending if c.key not in found]
         with self._transaction() as conn:
