@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from leadsync.scoring.engine import ScoreResult
+from leadsync.scoring.engine import ScoreResult, compiled
+from leadsync.scoring.lead import Lead
 from leadsync.scoring.model import ScoringModel
 
 
@@ -140,6 +141,11 @@ class Backtest:
                 heapq.heappush(self._lowest, entry)
             elif self.lowest and entry > self._lowest[0]:
                 heapq.heapreplace(self._lowest, entry)
+
+    def add_lead(self, lead: Lead, now: float) -> None:
+        """Score ``lead`` with the backtest's model as of ``now`` (epoch seconds) and count it."""
+        result = compiled(self.model).score(lead, now)
+        self.add(result, lead.outcome.converted if lead.outcome else None)
 
     def counts(self) -> Counts:
         """What this backtest counted, without its model: small enough to send around."""

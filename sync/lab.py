@@ -131,7 +131,6 @@ def backtest(
     moment = leadoptions.as_of(as_of)
     spec = templates.resolve_model(model)
     skipped = [0]
-    engine = compiled(spec)
     now = moment.timestamp()
     lab = Backtest(spec, lowest, target_volume, target_precision)
     columns = leadoptions.columns(id_column, outcome_column, maps)
@@ -141,7 +140,7 @@ def backtest(
     else:
         with _source(leads, account, accounts_file, reporter, columns, True) as source:
             for lead in source:
-                lab.add(engine.score(lead, now), lead.outcome.converted if lead.outcome else None)
+                lab.add_lead(lead, now)
     report = lab.report()
     if not report.leads:
         where = leads if leads is not None else f"account {account}"

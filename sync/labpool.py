@@ -19,8 +19,6 @@ from pathlib import Path
 
 from leadsync.errors import LeadError, LeadsyncError
 from leadsync.scoring.backtest import Backtest, Counts
-from leadsync.scoring.engine import compiled
-from leadsync.scoring.model import ScoringModel
 from leadsync.sync.leadfile import jsonl_leads
 
 #: Bytes per range a worker reads: large enough that starting one costs little.
@@ -101,9 +99,9 @@ def _count(
     """One byte range, in a worker: its leads scored and counted in a Backtest of its own."""
     assert _worker is not None
     template, now = _worker
-    model: ScoringModel = template.model
-    engine = compiled(model)
-    lab = Backtest(model, template.lowest, template.target_volume, template.target_precision)
+    lab = Backtest(
+        template.model, template.lowest, template.target_volume, template.target_precision
+    )
     with open(name, "rb") as stream:
         stream.seek(start)
         raw = stream.read(end - start)
@@ -113,5 +111,5 @@ def _count(
         raise LeadsyncError(f"{name}: not UTF-8 text ({exc.reason})") from None
     invalid: list[LeadError] = []
     for lead in jsonl_leads(text.splitlines(), name, invalid.append if skip else None, first):
-        lab.add(engine.score(lead, now), lead.outcome.converted if lead.outcome else None)
+        lab.add_lead(lead, now)
     return lab.counts(), invalid
