@@ -95,6 +95,21 @@ class ScoreHistory:
             row = conn.execute(query).first()
         return _entry(row) if row is not None else None
 
+    def milestones(self, account_id: str) -> dict[str, tuple[datetime, datetime | None]]:
+        """Every lead of the account → when leadsync first scored it, and when it was
+        first scored an MQL (None if never): one query for the whole account."""
+        query = (
+            select(score_history.c.lead_id, score_history.c.scored_at, score_history.c.mql)
+            .where(score_history.c.account_id == account_id)
+            .order_by(score_history.c.scored_at, score_history.c.id)
+        )
+        found: dict[str, tuple[datetime, datetime | None]] = {}
+        with self.engine.connect() as conn:
+            for lead_id, scored_at, mql in conn.execute(query):
+                first, became = found.get(lead_id, (scored_at, None))
+                found[lead_id] = (first, became or (scored_at if mql else None))
+        return found
+
     def became_mql(self, account_id: str, lead_id: str) -> HistoryEntry | None:
         """The score with which the lead last crossed into MQL (from a non-MQL score or
         none), or None if it never was one."""

@@ -40,7 +40,7 @@ from leadsync.sync.output import number
 
 if TYPE_CHECKING:
     from leadsync.connectors.base import Connector, TaskState
-    from leadsync.sync.history import HistoryEntry, ScoreHistory
+    from leadsync.sync.history import ScoreHistory
     from leadsync.sync.state import StateStore
 
 
@@ -146,12 +146,12 @@ def reviewed_leads(
     with where their MQL task stands (``tasks``, from :func:`task_states`)."""
     now = now or datetime.now(UTC)
     tasks = tasks or {}
+    milestones = history.milestones(account)
     for lead in leads:
-        entries = history.of(account, lead.id)
-        first = entries[0].scored_at if entries else None
+        first, became_mql = milestones.get(lead.id, (None, None))
         if cutoff is not None and (first is None or first < cutoff):
             continue
-        yield Reviewed(score(lead, model, _before(first, lead, now)), _became_mql(entries), first,
+        yield Reviewed(score(lead, model, _before(first, lead, now)), became_mql, first,
                        lead.outcome, tasks.get(lead.id))  # fmt: skip
 
 
@@ -162,11 +162,6 @@ def _before(first: datetime | None, lead: Lead, now: datetime) -> datetime:
     outcome = lead.outcome
     moments = [first, outcome.sql_at, outcome.converted_at] if outcome else [first]
     return min((m for m in moments if m is not None), default=now)
-
-
-def _became_mql(entries: list[HistoryEntry]) -> datetime | None:
-    """When the lead first crossed into MQL, per the history (None if it never did)."""
-    return next((e.scored_at for e in entries if e.mql), None)
 
 
 def suggested_model(model_name: str, report: ReviewReport, account: str) -> str:

@@ -120,3 +120,29 @@ def test_the_history_command(tmp_path):
         and "has no timezone" in naive.stderr
         and "Traceback" not in naive.stderr
     )
+
+
+def test_milestones_are_each_leads_first_score_and_first_mql_in_one_query(state_url):
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from leadsync.connectors.base import ScoreWrite
+
+    t0 = datetime(2026, 5, 1, tzinfo=UTC)
+    store = StateStore(state_url)
+
+    def write(lead: str, days: int, score: int) -> ScoreWrite:
+        return ScoreWrite(lead, "contact", Decimal(score), "x", "r", "m@1", t0 + timedelta(days))
+
+    with store.transaction() as conn:
+        store.history.record(
+            conn, "acme", [write("1", 0, 10), write("1", 3, 80), write("1", 5, 90)], Decimal(71)
+        )
+        store.history.record(conn, "acme", [write("2", 1, 20)], Decimal(71))
+    try:
+        assert store.history.milestones("acme") == {
+            "1": (t0, t0 + timedelta(3)),
+            "2": (t0 + timedelta(1), None),
+        }
+    finally:
+        store.close()
