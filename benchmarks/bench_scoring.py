@@ -2,9 +2,11 @@
 
 Run:  python benchmarks/bench_scoring.py [--leads 50000]
 
-Prints, per model, leads/s for the engine alone (leads already parsed) and for
-parse + score from JSON text (what ``leadsync score`` does per line), and the peak
-memory of the process. One core: the engine is single-threaded.
+Prints, per model, leads/s for the engine alone (leads already parsed), for decode +
+validate + score from JSON text (what ``leadsync score`` does per line, through the
+same reader), and for the ``leadsync score --format jsonl`` command itself on a file of
+those leads (start-up and writing the scores included), with the command's peak memory.
+One core: the engine is single-threaded.
 """
 
 from __future__ import annotations
@@ -14,12 +16,25 @@ import gc
 import json
 import random
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from leadsync.config.templates import resolve_model
 from leadsync.scoring.engine import score
 from leadsync.scoring.lead import parse_lead
+from leadsync.sync.leadfile import jsonl_leads
+
+LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
+PEAK_RSS = """
+import resource, subprocess, sys
+with open(sys.argv[1], "w") as out:
+    done = subprocess.run(sys.argv[2:], stdout=out)
+print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
 
 AS_OF = datetime(2026, 11, 23, tzinfo=UTC)
 TITLES = ["CEO", "VP Sales", "Director of Marketing", "Engineer", "Student", "Directeur", None]
@@ -91,12 +106,37 @@ def main() -> None:
             score(lead, model, AS_OF)
         engine = len(leads) / (time.perf_counter() - start)
         start = time.perf_counter()
-        for line in lines:
-            score(parse_lead(json.loads(line)), model, AS_OF)
+        for lead in jsonl_leads(lines, "bench", None):
+            score(lead, model, AS_OF)
         end_to_end = len(lines) / (time.perf_counter() - start)
-        print(f"{name:14} engine {engine:9,.0f} leads/s   parse+score {end_to_end:9,.0f} leads/s")
+        command, peak = _command(lines, name)
+        print(
+            f"{name:14} engine {engine:9,.0f} leads/s   read+score {end_to_end:9,.0f} leads/s   "
+            f"leadsync score {command:9,.0f} leads/s (peak {peak:,.0f} MiB)"
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory {peak:,.0f} MiB (the {len(leads)} leads held in memory included)")
+    print(f"this process's peak memory {peak:,.0f} MiB (the {len(leads)} leads held included)")
+
+
+def _command(lines: list[str], model: str) -> tuple[float, float]:
+    """``leadsync score --format jsonl`` on ``lines`` as a file: leads/s and peak MiB."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "leads.jsonl"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        args = [LEADSYNC, "score", "-m", model, "-l", str(path), "-f", "jsonl"]
+        args += ["--as-of", AS_OF.isoformat()]
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", PEAK_RSS, str(Path(folder) / "scores.jsonl"), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        wall = time.perf_counter() - start
+    code, peak = done.stdout.split()
+    if code != "0":
+        raise SystemExit(done.stderr)
+    return len(lines) / wall, int(peak) / 1024
 
 
 if __name__ == "__main__":

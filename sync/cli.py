@@ -19,6 +19,7 @@ from leadsync.scoring.model import ScoringModel
 from leadsync.sync import commands, export, history_command, lab, leadoptions, output, review
 from leadsync.sync.describe import describe_model
 from leadsync.sync.leadfile import read_leads
+from leadsync.sync.progress import reading
 
 app = typer.Typer(
     help="leadsync: lead scoring that lives in your CRM.",
@@ -109,18 +110,21 @@ def score_command(
         skipped += 1
         err.print(f"skipped {error}", markup=False)
 
-    source = read_leads(
-        leads,
-        report if skip_invalid else None,
-        leadoptions.columns(id_column, outcome_column, maps),
-    )
-    results = _scored(source, spec, moment)
-    if fmt is Format.jsonl:
-        output.write_jsonl(results, sys.stdout)
-    elif fmt is Format.csv:
-        output.write_csv(results, sys.stdout)
-    else:
-        output.write_table(results, spec, Console(), top)
+    streaming = fmt is not Format.table and sys.stdout.isatty()
+    with reading(leads, err, shown=not streaming) as progress:
+        source = read_leads(
+            leads,
+            report if skip_invalid else None,
+            leadoptions.columns(id_column, outcome_column, maps),
+            progress,
+        )
+        results = _scored(source, spec, moment)
+        if fmt is Format.jsonl:
+            output.write_jsonl(results, sys.stdout)
+        elif fmt is Format.csv:
+            output.write_csv(results, sys.stdout)
+        else:
+            output.write_table(results, spec, Console(), top)
     if skipped:
         err.print(f"{skipped} invalid line(s) skipped.")
 

@@ -48,6 +48,7 @@ def read_leads(
     source: str | Path,
     on_invalid: Callable[[LeadError], None] | None = None,
     columns: Columns | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Iterator[Lead]:
     """Yield the leads of ``source`` (``-`` is stdin) lazily, in file order.
 
@@ -55,6 +56,7 @@ def read_leads(
     included) a first line starting with ``{`` means JSON Lines, anything else CSV.
     A malformed line raises :class:`LeadError` naming it, unless ``on_invalid`` is
     given: then it is reported there and skipped. Blank lines are ignored.
+    ``progress``, when given, is told every so often how many characters were read.
     """
     name = "<stdin>" if str(source) == "-" else str(source)
     try:
@@ -65,6 +67,8 @@ def read_leads(
         raise LeadsyncError(f"{name}: cannot read the file ({exc.strerror})") from None
     try:
         lines, is_csv = _detect(stream, Path(name).suffix.lower())
+        if progress is not None:
+            lines = _reported(lines, progress)
         if is_csv:
             yield from _csv_leads(lines, name, columns or Columns(), on_invalid)
         else:
@@ -89,6 +93,19 @@ def _detect(stream: TextIO, suffix: str) -> tuple[Iterable[str], bool]:
             break
     first = head[-1].lstrip("\ufeff \t") if head else "{"
     return itertools.chain(head, stream), not first.startswith("{")
+
+
+def _reported(lines: Iterable[str], progress: Callable[[int], None]) -> Iterator[str]:
+    """``lines`` unchanged, their length told to ``progress`` every 1,000 lines (a
+    progress bar's update costs more than reading a line)."""
+    read = 0
+    for number, line in enumerate(lines, start=1):
+        read += len(line)
+        if number % 1000 == 0:
+            progress(read)
+            read = 0
+        yield line
+    progress(read)
 
 
 def jsonl_leads(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
-from builders import event
+from builders import write_leads_file
 from polling import LEADSYNC
 
 # Runs leadsync in a child and prints the child's peak resident memory in KiB.
@@ -17,26 +16,6 @@ with open(sys.argv[2], "w") as out:
     done = subprocess.run(sys.argv[1:2] + sys.argv[3:], stdout=out)
 print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
-
-
-def write_file(path: Path, megabytes: int) -> int:
-    """A JSONL file of about ``megabytes`` MB of leads with 25 events each."""
-    events = [event("page_view", d % 200, url=f"https://acme.io/page/{d}") for d in range(20)]
-    events += [event("demo_request", 3), event("email_open", 9, campaign="newsletter")] * 2
-    events += [event("content_download", 40, asset="Guide", kind="case_study")]
-    tail = json.dumps(
-        {
-            "properties": {"title": "VP Sales", "company_size": 120, "email": "x@acme.io"},
-            "events": events,
-        }
-    )
-    line_start, line_end = '{"id": "lead-', '", ' + tail[1:] + "\n"
-    size = len(line_start) + len(line_end) + 7
-    count = megabytes * 1_000_000 // size
-    with path.open("w", encoding="utf-8") as out:
-        for i in range(count):
-            out.write(f"{line_start}{i:07d}{line_end}")
-    return count
 
 
 def peak_rss_kib(leads: Path, output: Path) -> int:
@@ -67,8 +46,8 @@ def peak_rss_kib(leads: Path, output: Path) -> int:
 
 def test_score_memory_does_not_grow_with_the_file(tmp_path):
     small, large = tmp_path / "small.jsonl", tmp_path / "large.jsonl"
-    small_count = write_file(small, 20)
-    large_count = write_file(large, 200)
+    small_count = write_leads_file(small, 20)
+    large_count = write_leads_file(large, 200)
     assert large.stat().st_size >= 195_000_000
     small_peak = peak_rss_kib(small, tmp_path / "small.out")
     large_peak = peak_rss_kib(large, tmp_path / "large.out")
