@@ -40,7 +40,7 @@ from leadsync.connectors.sandbox.salesforce.http import ApiError, Call, Reply, n
 from leadsync.connectors.sandbox.salesforce.query import BoundQuery
 from leadsync.connectors.sandbox.salesforce.store import RecordError, Store, format_datetime
 
-__all__ = ["BulkApi", "Job"]
+__all__ = ["BulkApi", "Job", "csv_value"]
 
 _DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^"}
 _DELIMITERS["BACKQUOTE"] = "`"
@@ -245,7 +245,7 @@ class BulkApi:
             raise ApiError(400, "INVALIDLOCATOR", "Invalid locator or maxRecords") from None
         page = job.rows[offset : offset + max(size, 1)]
         nxt = offset + len(page)
-        values = [[_csv_value(v) for v in job.bound.flat(r, self.store.get)] for r in page]
+        values = [[csv_value(v) for v in job.bound.flat(r, self.store.get)] for r in page]
         reply = self._csv(job, job.header, values)
         locator = base64.b64encode(str(nxt).encode()).decode().rstrip("=")
         reply.headers["Sforce-Locator"] = locator if nxt < len(job.rows) else "null"
@@ -346,7 +346,7 @@ def _pad(token: str) -> str:
     return token + "=" * (-len(token) % 4)
 
 
-def _csv_value(value: Any) -> str:
+def csv_value(value: Any) -> str:
     """Bulk CSV text: empty for null, lower-case booleans, ``Z`` date-times."""
     if value is None:
         return ""

@@ -84,6 +84,9 @@ class Handler(BaseHTTPRequestHandler):
         if segments[:3] == ["services", "Soap", "m"] and len(segments) > 3:
             self._serve_metadata(box, segments[3], body)
             return
+        if segments[:2] == ["services", "async"] and len(segments) > 2:
+            self._serve_async(box, segments, url.query, body)
+            return
         if segments[:2] != ["services", "data"] or len(segments) < 3:
             self._send(ApiError(404, "NOT_FOUND", "The requested resource does not exist").reply())
             return
@@ -121,6 +124,31 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _serve_async(
+        self, box: SalesforceSandbox, segments: list[str], query: str, body: bytes
+    ) -> None:
+        """``/services/async/<version>/…``: Bulk API 1.0, counted as ``async <path>``."""
+        parts = segments[3:]
+        endpoint = "async " + box.endpoint_name(self.command, parts)
+        if self._faulted(box, endpoint):
+            return
+        version = box.parse_version(f"v{segments[2]}")
+        if version is None:
+            reply = ApiError(404, "NOT_FOUND", "The requested resource does not exist").reply()
+        else:
+            call = Call(
+                method=self.command,
+                parts=parts,
+                params=parse_qs(query, keep_blank_values=True),
+                headers=self.headers,  # type: ignore[arg-type]
+                body=body,
+                base=f"/services/async/{version}",
+            )
+            reply = box.bulk1.handle(call, float(version))
+            reply.headers["Sforce-Limit-Info"] = box.limit_info()
+        box.counters.record(endpoint, reply.status)
+        self._send(reply)
 
     def _serve_metadata(self, box: SalesforceSandbox, version: str, body: bytes) -> None:
         """``POST /services/Soap/m/<version>``: the Metadata API (SOAP), counted per operation."""

@@ -14,7 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SCORE_FIELDS", "FieldSpec", "ObjectSpec", "Schema", "describe", "describe_global"]
+__all__ = [
+    "ADDRESS_PARTS",
+    "SCORE_FIELDS",
+    "FieldSpec",
+    "ObjectSpec",
+    "Schema",
+    "describe",
+    "describe_global",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +41,8 @@ class FieldSpec:
     restricted: bool = False
     default: Any = None
     label: str = ""
+    compound: str | None = None  # the compound field this one is a component of
+    scale: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +124,31 @@ SCORE_FIELDS = (
         restricted=True,
     ),
 )
+_GEOCODE = ("Address", "NearAddress", "Block", "Street", "ExtendedZip", "Zip", "Neighborhood",
+            "City", "County", "State", "Unknown")  # fmt: skip
+#: The components of an address compound field, after its prefix ("Mailing"…), in describe order.
+ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country", "Latitude", "Longitude",
+                 "GeocodeAccuracy")  # fmt: skip
+
+
+def _address(prefix: str) -> tuple[FieldSpec, ...]:
+    """A compound address as the describes show it: eight components, then the read-only
+    ``address`` field they make up (``Address``, ``MailingAddress``, ``BillingAddress``…)."""
+    whole = f"{prefix}Address"
+    part = {"compound": whole}
+    return (
+        _f(f"{prefix}Street", "textarea", length=255, **part),
+        _f(f"{prefix}City", "string", length=40, **part),
+        _f(f"{prefix}State", "string", length=80, **part),
+        _f(f"{prefix}PostalCode", "string", length=20, **part),
+        _f(f"{prefix}Country", "string", length=80, **part),
+        _f(f"{prefix}Latitude", "double", scale=15, **part),
+        _f(f"{prefix}Longitude", "double", scale=15, **part),
+        _f(f"{prefix}GeocodeAccuracy", "picklist", length=40, picklist=_GEOCODE, **part),
+        _ro(whole, "address", label=f"{prefix} Address".strip()),
+    )
+
+
 _OWNER_ANY = dict(reference_to=("Group", "User"), relationship="Owner", nillable=False)
 _OWNER_USER = dict(reference_to=("User",), relationship="Owner", nillable=False)
 _WHO = dict(reference_to=("Contact", "Lead"), relationship="Who")
@@ -121,13 +156,12 @@ _WHAT = dict(reference_to=("Account", "Campaign"), relationship="What")
 
 _LEAD = (
     *_system("Lead"),
-    _f("LastName", "string", nillable=False, length=80),
-    _f("FirstName", "string", length=40),
+    _f("LastName", "string", nillable=False, length=80, compound="Name"),
+    _f("FirstName", "string", length=40, compound="Name"),
     _ro("Name", "string", length=121, label="Full Name"),
     _f("Title", "string", length=128),
     _f("Company", "string", nillable=False, length=255),
-    _f("City", "string", length=40),
-    _f("Country", "string", length=80),
+    *_address(""),
     _f("Phone", "phone", length=40),
     _f("Email", "email", length=80),
     _f("Website", "url", length=255),
@@ -148,11 +182,12 @@ _LEAD = (
 _CONTACT = (
     *_system("Contact"),
     _f("AccountId", "reference", reference_to=("Account",), relationship="Account"),
-    _f("LastName", "string", nillable=False, length=80),
-    _f("FirstName", "string", length=40),
+    _f("LastName", "string", nillable=False, length=80, compound="Name"),
+    _f("FirstName", "string", length=40, compound="Name"),
     _ro("Name", "string", length=121, label="Full Name"),
+    *_address("Other"),
+    *_address("Mailing"),
     _f("Title", "string", length=128),
-    _f("MailingCountry", "string", length=80),
     _f("Phone", "phone", length=40),
     _f("Email", "email", length=80),
     _f("Description", "textarea", length=32000),
@@ -168,7 +203,8 @@ _ACCOUNT = (
     _f("Type", "picklist", length=255, picklist=("Prospect", "Customer - Direct", "Other")),
     _f("Industry", "picklist", length=255, picklist=_INDUSTRIES),
     _f("NumberOfEmployees", "int"),
-    _f("BillingCountry", "string", length=80),
+    *_address("Billing"),
+    *_address("Shipping"),
     _f("Website", "url", length=255),
     _f("OwnerId", "reference", **_OWNER_USER),
     *_AUDIT,
@@ -309,8 +345,9 @@ class Schema:
 _SOAP = {
     "id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "int": "xsd:int",
     "double": "xsd:double", "currency": "xsd:double", "date": "xsd:date",
-    "datetime": "xsd:dateTime",
+    "datetime": "xsd:dateTime", "address": "urn:address",
 }  # fmt: skip
+_UNSORTED = ("textarea", "address")
 
 
 def _field_describe(spec: FieldSpec) -> dict[str, Any]:
@@ -321,11 +358,13 @@ def _field_describe(spec: FieldSpec) -> dict[str, Any]:
         length = 18
     custom = spec.name.endswith("__c")
     label = spec.label or _label(spec.name)
+    scale = 2 if kind in ("double", "currency") else 0
+    scale = spec.scale if spec.scale is not None else scale
     return {
-        "aggregatable": kind != "textarea", "aiPredictionField": False, "autoNumber": False,
+        "aggregatable": kind not in _UNSORTED, "aiPredictionField": False, "autoNumber": False,
         "byteLength": length * 3 if text else length, "calculated": False,
         "calculatedFormula": None, "cascadeDelete": False, "caseSensitive": False,
-        "compoundFieldName": None, "controllerName": None, "createable": spec.createable,
+        "compoundFieldName": spec.compound, "controllerName": None, "createable": spec.createable,
         "custom": custom, "defaultValue": False if kind == "boolean" else None,
         "defaultValueFormula": None, "defaultedOnCreate": kind == "boolean" or kind == "id",
         "dependentPicklist": False, "deprecatedAndHidden": False,
@@ -333,7 +372,7 @@ def _field_describe(spec: FieldSpec) -> dict[str, Any]:
         "encrypted": False, "externalId": False,
         "extraTypeInfo": "plaintextarea" if kind == "textarea" else None,
         "filterable": kind != "textarea" or spec.length <= 255, "filteredLookupInfo": None,
-        "formulaTreatNullNumberAsZero": False, "groupable": kind not in ("textarea", "double"),
+        "formulaTreatNullNumberAsZero": False, "groupable": kind not in (*_UNSORTED, "double"),
         "highScaleNumber": False, "htmlFormatted": False, "idLookup": kind == "id",
         "inlineHelpText": None, "label": label, "length": length, "mask": None,
         "maskType": None, "name": spec.name, "nameField": spec.name == "Name",
@@ -347,8 +386,8 @@ def _field_describe(spec: FieldSpec) -> dict[str, Any]:
         "referenceTargetField": None, "referenceTo": list(spec.reference_to),
         "relationshipName": spec.relationship, "relationshipOrder": None,
         "restrictedDelete": False, "restrictedPicklist": spec.restricted,
-        "scale": 2 if kind in ("double", "currency") else 0, "searchPrefilterable": False,
-        "soapType": _SOAP.get(kind, "xsd:string"), "sortable": kind != "textarea",
+        "scale": scale, "searchPrefilterable": False,
+        "soapType": _SOAP.get(kind, "xsd:string"), "sortable": kind not in _UNSORTED,
         "type": kind, "unique": False, "updateable": spec.updateable,
         "writeRequiresMasterRead": False,
     }  # fmt: skip

@@ -35,6 +35,7 @@ from leadsync.connectors.sandbox.data import generate
 from leadsync.connectors.sandbox.faults import Counters, Faults
 from leadsync.connectors.sandbox.salesforce.auth import Sessions
 from leadsync.connectors.sandbox.salesforce.bulk import BulkApi
+from leadsync.connectors.sandbox.salesforce.bulk1 import Bulk1Api
 from leadsync.connectors.sandbox.salesforce.handler import Handler
 from leadsync.connectors.sandbox.salesforce.http import ApiError, Call, Reply, not_found
 from leadsync.connectors.sandbox.salesforce.metadata import MetadataApi, install
@@ -74,6 +75,7 @@ class SalesforceSandbox:
         client_secret: str = "sandbox-secret",
         bulk_polls_in_progress: int = 1,
         outcomes: bool = False,
+        opportunities: bool = False,
     ) -> None:
         self.api_version = api_version
         self.port = port
@@ -84,7 +86,11 @@ class SalesforceSandbox:
         install(schema)
         self.store = Store(schema)
         self.dataset_counts = load_dataset(
-            self.store, generate(leads + contacts, seed=seed), leads=leads, outcomes=outcomes
+            self.store,
+            generate(leads + contacts, seed=seed),
+            leads=leads,
+            outcomes=outcomes,
+            opportunities=opportunities,
         )
         self.sessions = Sessions(
             client_id=client_id, client_secret=client_secret, session_seconds=session_seconds
@@ -101,6 +107,13 @@ class SalesforceSandbox:
         )
         self._used = 0
         self._usage_lock = threading.Lock()
+        self.bulk1 = Bulk1Api(
+            self.store,
+            compile_query=lambda text: compile_query(self.store, text),
+            valid_session=self.sessions.valid,
+            spend=self._spend,
+            polls_in_progress=bulk_polls_in_progress,
+        )
         self.metadata = MetadataApi(
             self.store, valid_session=self.sessions.valid, spend=self._spend,
             allowed=metadata_access,
@@ -234,7 +247,10 @@ class SalesforceSandbox:
             "ConcurrentSyncReportRuns": {"Max": 20, "Remaining": 20},
             "DailyApiRequests": {"Max": self.daily_limit, "Remaining": self.daily_limit - used},
             "DailyAsyncApexExecutions": {"Max": 250000, "Remaining": 250000},
-            "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000 - ingest_jobs},
+            "DailyBulkApiBatches": {
+                "Max": 15000,
+                "Remaining": 15000 - ingest_jobs - self.bulk1.batch_count,
+            },
             "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
             "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000 - query_jobs},
             "DataStorageMB": {"Max": 1024, "Remaining": 1024},
@@ -347,7 +363,7 @@ def serve_forever(
     *,
     port: int = 8443,
     leads: int = 1000,
-    contacts: int = 0,
+    contacts: int | None = None,
     seed: int = 0,
     faults: str = "",
     score_fields: bool = True,
@@ -358,10 +374,17 @@ def serve_forever(
     outcomes: bool = False,
 ) -> None:
     """Run a sandbox in the foreground until Ctrl+C (or ``stop`` is set), printing how to
-    connect to it; ``ready`` is called with the running sandbox."""
+    connect to it; ``ready`` is called with the running sandbox.
+
+    As an org has, it holds Contacts besides the Leads (``contacts``, default a quarter as many
+    as the leads), each on its company's Account, and the Contacts' Opportunities; the Leads
+    stay unconverted unless ``outcomes``.
+    """
+    contacts = leads // 4 if contacts is None else contacts
     box = SalesforceSandbox(
         leads=leads,
         contacts=contacts,
+        opportunities=True,
         seed=seed,
         port=port,
         score_fields=score_fields,
