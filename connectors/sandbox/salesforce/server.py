@@ -49,7 +49,11 @@ if TYPE_CHECKING:
     import requests
     import simple_salesforce
 
-__all__ = ["SalesforceSandbox", "serve_forever"]
+__all__ = ["LOGIN_HOSTS", "SalesforceSandbox", "serve_forever"]
+
+#: Where Salesforce clients log in: production orgs, and sandbox orgs (``is_sandbox``).
+LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
+_HOSTS = ("127.0.0.1", "localhost")
 
 _VERSION = re.compile(r"^v(\d{2}\.\d)$")
 _ID_LIKE = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?(?:-\d+)?$")
@@ -126,8 +130,13 @@ class SalesforceSandbox:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> SalesforceSandbox:
-        """Generate the CA, bind the port and serve in a background thread."""
-        self._tls = SandboxTLS()
+        """Generate the CA, bind the port and serve in a background thread.
+
+        The certificate also names Salesforce's login hosts, so a client that hard-codes
+        ``https://login.salesforce.com`` (tap-salesforce) can be sent here through an HTTPS
+        proxy, trusting only this sandbox's CA.
+        """
+        self._tls = SandboxTLS(hosts=(*_HOSTS, *LOGIN_HOSTS))
         server = _Server(("127.0.0.1", self.port), Handler)
         server.sandbox = self
         server.tls_context = self._tls.server_context()
