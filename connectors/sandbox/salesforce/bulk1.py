@@ -13,7 +13,9 @@ Developer Guide describes them ("Step One: Create a Job" … "Get Batch Results"
   ``Queued``; ``GET job/<id>/batch[/<batch>]`` shows it ``InProgress`` for
   ``polls_in_progress`` polls, then ``Completed`` (``numberRecordsProcessed``), or ``Failed``
   with ``stateMessage`` "InvalidBatch : Failed to process query: CODE: message" when the SOQL
-  is wrong or selects a compound field (Bulk queries cannot);
+  is wrong or selects a compound address ("FUNCTIONALITY_NOT_ENABLED: Selecting compound data
+  not supported in Bulk Query", as quoted in jsforce#380 and haoide#137; geolocations do
+  work, tap-salesforce#17);
 - ``GET …/batch/<batch>/result`` lists the result ids (``<result-list>`` or a JSON array),
   ``GET …/result/<result>`` is the rows: CSV with every value quoted and "Records not found
   for this query" when there are none, or JSON records (``attributes``; date-times as epoch
@@ -39,7 +41,7 @@ from typing import Any
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
-from leadsync.connectors.sandbox.salesforce.bulk import csv_value
+from leadsync.connectors.sandbox.salesforce.bulk import COMPOUND_MESSAGE, csv_value
 from leadsync.connectors.sandbox.salesforce.http import ApiError, Call, Reply
 from leadsync.connectors.sandbox.salesforce.query import BoundQuery
 from leadsync.connectors.sandbox.salesforce.store import Store, format_datetime
@@ -52,7 +54,7 @@ _XML = "application/xml"
 _JSON = "application/json"
 _QUERIES = ("query", "queryAll")
 _NO_ROWS = "Records not found for this query"
-_COMPOUND = "FUNCTIONALITY_NOT_ENABLED: Selecting compound data not supported in Bulk Query"
+_COMPOUND = f"FUNCTIONALITY_NOT_ENABLED: {COMPOUND_MESSAGE}"
 
 
 class BulkError(Exception):
@@ -259,7 +261,7 @@ class Bulk1Api:
             error = exc.body[0]
             batch.message = f"{error['errorCode']}: {error['message']}"
         else:
-            if any(c.kind in ("address", "location") for c in bound.columns):
+            if any(c.kind == "address" for c in bound.columns):
                 batch.message = _COMPOUND
             else:
                 rows = self.store.rows(bound.sobject, job.operation == "queryAll")
