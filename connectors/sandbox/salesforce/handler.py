@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from leadsync.connectors.sandbox.salesforce.admin import dispatch_admin
 from leadsync.connectors.sandbox.salesforce.http import ApiError, Call, Reply
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         segments = url.path.split("/")[1:]
         if segments[:1] == ["__sandbox"]:
-            self._send(box.dispatch_admin(self.command, segments[1:], body))
+            self._send(dispatch_admin(box, self.command, segments[1:], body))
             return
         if segments[:3] == ["services", "oauth2", "token"] and self.command == "POST":
             if self._faulted(box, "POST oauth2/token"):

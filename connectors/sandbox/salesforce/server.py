@@ -22,7 +22,6 @@ What is emulated and where each behaviour comes from: ``README.md``.
 
 from __future__ import annotations
 
-import json
 import re
 import ssl
 import sys
@@ -37,7 +36,7 @@ from leadsync.connectors.sandbox.salesforce.auth import Sessions
 from leadsync.connectors.sandbox.salesforce.bulk import BulkApi
 from leadsync.connectors.sandbox.salesforce.bulk1 import Bulk1Api
 from leadsync.connectors.sandbox.salesforce.handler import Handler
-from leadsync.connectors.sandbox.salesforce.http import ApiError, Call, Reply, not_found
+from leadsync.connectors.sandbox.salesforce.http import ApiError, Call, Reply
 from leadsync.connectors.sandbox.salesforce.metadata import MetadataApi, install
 from leadsync.connectors.sandbox.salesforce.rest import RestApi, compile_query
 from leadsync.connectors.sandbox.salesforce.schema import Schema
@@ -289,38 +288,6 @@ class SalesforceSandbox:
         reply.headers["Sforce-Limit-Info"] = self.limit_info()
         return reply
 
-    def dispatch_admin(self, method: str, parts: list[str], body: bytes) -> Reply:
-        """The ``/__sandbox/`` endpoints."""
-        route = "/".join(p for p in parts if p)
-        if route == "counters" and method == "GET":
-            snap = self.counters.snapshot()
-            return Reply(200, {ep: {str(k): v for k, v in st.items()} for ep, st in snap.items()})
-        if route == "counters/reset" and method == "POST":
-            self.counters.reset()
-            return Reply(204)
-        if route == "faults" and method == "GET":
-            return Reply(200, self.faults.to_dict())
-        payload = _admin_body(body)
-        try:
-            if route == "faults" and method == "POST":
-                if isinstance(payload, str):
-                    self.faults.update_from_spec(payload)
-                else:
-                    self.faults.update(**payload)
-                return Reply(200, self.faults.to_dict())
-            if route == "touch" and method == "POST":
-                sobject = (
-                    str(payload.get("object", "Lead")) if isinstance(payload, dict) else "Lead"
-                )
-                count = int(payload.get("count", 10)) if isinstance(payload, dict) else 10
-                return Reply(200, {"ids": self.touch(sobject, count)})
-        except (ValueError, LookupError, TypeError) as exc:
-            return Reply(400, {"error": str(exc)})
-        if route == "expire-sessions" and method == "POST":
-            self.expire_sessions()
-            return Reply(204)
-        raise not_found()
-
     @staticmethod
     def endpoint_name(method: str, parts: list[str]) -> str:
         """The counter key: method and path below the version, ids replaced by ``{id}``."""
@@ -356,16 +323,6 @@ class _Server(ThreadingHTTPServer):
             request.close()
             return
         self.RequestHandlerClass(wrapped, client_address, self)
-
-
-def _admin_body(body: bytes) -> Any:
-    text = body.decode("utf-8", "replace").strip()
-    if not text:
-        return {}
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def serve_forever(
