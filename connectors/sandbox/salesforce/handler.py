@@ -146,7 +146,11 @@ class Handler(BaseHTTPRequestHandler):
                 body=body,
                 base=f"/services/async/{version}",
             )
-            reply = box.bulk1.handle(call, float(version))
+            try:
+                reply = box.bulk1.handle(call, float(version))
+            except Exception:  # a sandbox bug must not kill the connection silently
+                log.exception("sandbox error on %s %s", self.command, self.path)
+                reply = Reply(500, "An unexpected error occurred.", content_type="text/plain")
             reply.headers["Sforce-Limit-Info"] = box.limit_info()
         box.counters.record(endpoint, reply.status)
         self._send(reply)

@@ -94,6 +94,8 @@ def test_csv_job_polls_then_serves_a_result_list_and_quoted_csv(box: SalesforceS
     assert rows[0]["SystemModstamp"].endswith(".000Z")
     job_info = _async(box, f"job/{job}").json()
     assert job_info["numberBatchesCompleted"] == 1 and job_info["numberRecordsProcessed"] == 60
+    batches = box.client().limits()["DailyBulkApiBatches"]
+    assert batches["Remaining"] <= batches["Max"] - 1  # each batch counts
 
 
 def test_an_empty_result_and_a_compound_field_are_answered_as_an_org_does(
