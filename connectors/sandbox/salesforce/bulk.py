@@ -16,6 +16,8 @@ Copied from the live recordings in ``shared/salesforce-reference/bulk2.json``:
   ``sf__Id, sf__Error`` (``CODE:message:fields --``), ``unprocessedrecords`` the raw rows.
   Rows come back in upload order here; Salesforce promises no order, so a client maps them
   by their own columns (an insert's failed rows have an empty ``sf__Id``).
+- a query selecting a compound address is refused at creation: 400 "Selecting compound data
+  not supported in Bulk Query" (the message clients match on; the ``errorCode`` is a guess);
 - ``PATCH {"state": "Aborted"}``; aborting a finished job is 400 ``INVALIDJOBSTATE``;
   ``DELETE`` is 204; an unknown job is 404 ``NOT_FOUND``.
 
@@ -40,12 +42,14 @@ from leadsync.connectors.sandbox.salesforce.http import ApiError, Call, Reply, n
 from leadsync.connectors.sandbox.salesforce.query import BoundQuery
 from leadsync.connectors.sandbox.salesforce.store import RecordError, Store, format_datetime
 
-__all__ = ["BulkApi", "Job"]
+__all__ = ["COMPOUND_MESSAGE", "BulkApi", "Job", "csv_value"]
 
 _DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^"}
 _DELIMITERS["BACKQUOTE"] = "`"
 _OPERATIONS = {"insert", "update", "upsert", "delete", "hardDelete"}
 _CSV_TYPE = "text/csv"
+#: Bulk queries cannot select compound addresses (airbyte#8206 matches this message).
+COMPOUND_MESSAGE = "Selecting compound data not supported in Bulk Query"
 _STATUS = {"UploadComplete": "UPLOAD_COMPLETE", "InProgress": "IN_PROGRESS", "Aborted": "ABORTED"}
 
 
@@ -174,6 +178,8 @@ class BulkApi:
             if operation not in ("query", "queryAll"):
                 raise ApiError(400, "INVALIDJOB", f"Invalid operation: {operation}")
             bound = self._compile(str(body.get("query") or ""))
+            if any(c.kind == "address" for c in bound.columns):
+                raise ApiError(400, "API_ERROR", COMPOUND_MESSAGE)
             rows = bound.run(
                 self.store.rows(bound.sobject, operation == "queryAll"), self.store.get
             )
@@ -245,7 +251,7 @@ class BulkApi:
             raise ApiError(400, "INVALIDLOCATOR", "Invalid locator or maxRecords") from None
         page = job.rows[offset : offset + max(size, 1)]
         nxt = offset + len(page)
-        values = [[_csv_value(v) for v in job.bound.flat(r, self.store.get)] for r in page]
+        values = [[csv_value(v) for v in job.bound.flat(r, self.store.get)] for r in page]
         reply = self._csv(job, job.header, values)
         locator = base64.b64encode(str(nxt).encode()).decode().rstrip("=")
         reply.headers["Sforce-Locator"] = locator if nxt < len(job.rows) else "null"
@@ -346,7 +352,7 @@ def _pad(token: str) -> str:
     return token + "=" * (-len(token) % 4)
 
 
-def _csv_value(value: Any) -> str:
+def csv_value(value: Any) -> str:
     """Bulk CSV text: empty for null, lower-case booleans, ``Z`` date-times."""
     if value is None:
         return ""

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from leadsync.connectors.sandbox.salesforce.admin import dispatch_admin
 from leadsync.connectors.sandbox.salesforce.http import ApiError, Call, Reply
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         segments = url.path.split("/")[1:]
         if segments[:1] == ["__sandbox"]:
-            self._send(box.dispatch_admin(self.command, segments[1:], body))
+            self._send(dispatch_admin(box, self.command, segments[1:], body))
             return
         if segments[:3] == ["services", "oauth2", "token"] and self.command == "POST":
             if self._faulted(box, "POST oauth2/token"):
@@ -83,6 +84,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if segments[:3] == ["services", "Soap", "m"] and len(segments) > 3:
             self._serve_metadata(box, segments[3], body)
+            return
+        if segments[:2] == ["services", "async"] and len(segments) > 2:
+            self._serve_async(box, segments, url.query, body)
             return
         if segments[:2] != ["services", "data"] or len(segments) < 3:
             self._send(ApiError(404, "NOT_FOUND", "The requested resource does not exist").reply())
@@ -121,6 +125,35 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _serve_async(
+        self, box: SalesforceSandbox, segments: list[str], query: str, body: bytes
+    ) -> None:
+        """``/services/async/<version>/…``: Bulk API 1.0, counted as ``async <path>``."""
+        parts = segments[3:]
+        endpoint = "async " + box.endpoint_name(self.command, parts)
+        if self._faulted(box, endpoint):
+            return
+        version = box.parse_version(f"v{segments[2]}")
+        if version is None:
+            reply = ApiError(404, "NOT_FOUND", "The requested resource does not exist").reply()
+        else:
+            call = Call(
+                method=self.command,
+                parts=parts,
+                params=parse_qs(query, keep_blank_values=True),
+                headers=self.headers,  # type: ignore[arg-type]
+                body=body,
+                base=f"/services/async/{version}",
+            )
+            try:
+                reply = box.bulk1.handle(call, float(version))
+            except Exception:  # a sandbox bug must not kill the connection silently
+                log.exception("sandbox error on %s %s", self.command, self.path)
+                reply = Reply(500, "An unexpected error occurred.", content_type="text/plain")
+            reply.headers["Sforce-Limit-Info"] = box.limit_info()
+        box.counters.record(endpoint, reply.status)
+        self._send(reply)
 
     def _serve_metadata(self, box: SalesforceSandbox, version: str, body: bytes) -> None:
         """``POST /services/Soap/m/<version>``: the Metadata API (SOAP), counted per operation."""

@@ -6,8 +6,8 @@ gets an ``Opportunity`` created at the day it became sales-qualified: ``Closed W
 (``Qualification``, ``CloseDate`` expected 60 days on), with its ``Amount``. A Lead
 becomes a converted Lead that day (``IsConverted``, ``ConvertedDate``,
 ``ConvertedOpportunityId``, ``Status`` "Closed - Converted"), as a rep converts a
-qualified lead; a Contact is linked to its opportunity through an
-``OpportunityContactRole``. Declared on the sandbox's schema by :func:`declare`.
+qualified lead; a Contact's opportunity is on the Contact's Account and linked to it
+through an ``OpportunityContactRole``. Declared on the sandbox's schema by :func:`declare`.
 """
 
 from __future__ import annotations
@@ -79,9 +79,11 @@ def load_outcome(store: Store, person: Person, sobject: str, who: str) -> None:
     closed = o.won_at or o.lost_at
     stage = "Closed Won" if o.won_at else "Closed Lost" if o.lost_at else "Qualification"
     close_date = (closed or o.sql_at + timedelta(days=60)).date()
+    account = store.tables["Contact"][who]["AccountId"] if sobject == "Contact" else None
     opportunity = store.load(
         "Opportunity",
         {
+            "AccountId": account,
             "Name": f"{person.company or 'Deal'} — {person.last_name or person.key}",
             "StageName": stage,
             "CloseDate": close_date,

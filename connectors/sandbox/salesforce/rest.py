@@ -16,9 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from leadsync.connectors.sandbox.salesforce.describe import describe, describe_global
 from leadsync.connectors.sandbox.salesforce.http import ApiError, Call, Reply, not_found
 from leadsync.connectors.sandbox.salesforce.query import BoundQuery, bind
-from leadsync.connectors.sandbox.salesforce.schema import ObjectSpec, describe, describe_global
+from leadsync.connectors.sandbox.salesforce.schema import ObjectSpec
 from leadsync.connectors.sandbox.salesforce.soql import SoqlError, parse
 from leadsync.connectors.sandbox.salesforce.store import RecordError, Store, json_value
 

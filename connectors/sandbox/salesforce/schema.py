@@ -1,9 +1,10 @@
-"""The Salesforce sandbox's schema: objects, fields and their describe JSON.
+"""The Salesforce sandbox's schema: objects and their fields (``describe.py`` renders them).
 
 Field names, types, key prefixes and relationship names follow the v59.0 describes in
 ``shared/salesforce-reference/describe-*.json`` (Lead, Contact, Event in full; Task reduced).
-Only the fields a lead-scoring connector reads or writes are declared; each field's describe
-carries the 57 keys of a real one, with values derived from its type. The three score fields
+Only the fields a lead-scoring connector reads or writes are declared, plus the compound
+address fields with their components (``Address``, ``MailingAddress``, ``OtherAddress``,
+``BillingAddress``, ``ShippingAddress``) that a real org's describe has. The three score fields
 (``Lead_Score__c``, ``Lead_Score_Tier__c``, ``Lead_Score_Reasons__c``) exist on Lead and Contact
 only when the sandbox is built with ``score_fields=True``, as in an org where leadsync's package
 was (or was not) installed.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SCORE_FIELDS", "FieldSpec", "ObjectSpec", "Schema", "describe", "describe_global"]
+__all__ = ["ADDRESS_PARTS", "SCORE_FIELDS", "FieldSpec", "ObjectSpec", "Schema"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,8 @@ class FieldSpec:
     restricted: bool = False
     default: Any = None
     label: str = ""
+    compound: str | None = None  # the compound field this one is a component of
+    scale: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,31 @@ SCORE_FIELDS = (
         restricted=True,
     ),
 )
+_GEOCODE = ("Address", "NearAddress", "Block", "Street", "ExtendedZip", "Zip", "Neighborhood",
+            "City", "County", "State", "Unknown")  # fmt: skip
+#: The components of an address compound field, after its prefix ("Mailing"…), in describe order.
+ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country", "Latitude", "Longitude",
+                 "GeocodeAccuracy")  # fmt: skip
+
+
+def _address(prefix: str) -> tuple[FieldSpec, ...]:
+    """A compound address as the describes show it: eight components, then the read-only
+    ``address`` field they make up (``Address``, ``MailingAddress``, ``BillingAddress``…)."""
+    whole = f"{prefix}Address"
+    part = {"compound": whole}
+    return (
+        _f(f"{prefix}Street", "textarea", length=255, **part),
+        _f(f"{prefix}City", "string", length=40, **part),
+        _f(f"{prefix}State", "string", length=80, **part),
+        _f(f"{prefix}PostalCode", "string", length=20, **part),
+        _f(f"{prefix}Country", "string", length=80, **part),
+        _f(f"{prefix}Latitude", "double", scale=15, **part),
+        _f(f"{prefix}Longitude", "double", scale=15, **part),
+        _f(f"{prefix}GeocodeAccuracy", "picklist", length=40, picklist=_GEOCODE, **part),
+        _ro(whole, "address", label=f"{prefix} Address".strip()),
+    )
+
+
 _OWNER_ANY = dict(reference_to=("Group", "User"), relationship="Owner", nillable=False)
 _OWNER_USER = dict(reference_to=("User",), relationship="Owner", nillable=False)
 _WHO = dict(reference_to=("Contact", "Lead"), relationship="Who")
@@ -121,13 +149,12 @@ _WHAT = dict(reference_to=("Account", "Campaign"), relationship="What")
 
 _LEAD = (
     *_system("Lead"),
-    _f("LastName", "string", nillable=False, length=80),
-    _f("FirstName", "string", length=40),
+    _f("LastName", "string", nillable=False, length=80, compound="Name"),
+    _f("FirstName", "string", length=40, compound="Name"),
     _ro("Name", "string", length=121, label="Full Name"),
     _f("Title", "string", length=128),
     _f("Company", "string", nillable=False, length=255),
-    _f("City", "string", length=40),
-    _f("Country", "string", length=80),
+    *_address(""),
     _f("Phone", "phone", length=40),
     _f("Email", "email", length=80),
     _f("Website", "url", length=255),
@@ -148,11 +175,12 @@ _LEAD = (
 _CONTACT = (
     *_system("Contact"),
     _f("AccountId", "reference", reference_to=("Account",), relationship="Account"),
-    _f("LastName", "string", nillable=False, length=80),
-    _f("FirstName", "string", length=40),
+    _f("LastName", "string", nillable=False, length=80, compound="Name"),
+    _f("FirstName", "string", length=40, compound="Name"),
     _ro("Name", "string", length=121, label="Full Name"),
+    *_address("Other"),
+    *_address("Mailing"),
     _f("Title", "string", length=128),
-    _f("MailingCountry", "string", length=80),
     _f("Phone", "phone", length=40),
     _f("Email", "email", length=80),
     _f("Description", "textarea", length=32000),
@@ -168,7 +196,8 @@ _ACCOUNT = (
     _f("Type", "picklist", length=255, picklist=("Prospect", "Customer - Direct", "Other")),
     _f("Industry", "picklist", length=255, picklist=_INDUSTRIES),
     _f("NumberOfEmployees", "int"),
-    _f("BillingCountry", "string", length=80),
+    *_address("Billing"),
+    *_address("Shipping"),
     _f("Website", "url", length=255),
     _f("OwnerId", "reference", **_OWNER_USER),
     *_AUDIT,
@@ -304,111 +333,3 @@ class Schema:
             if spec.relationship and spec.relationship.casefold() == lowered:
                 return spec.relationship, spec.name, spec.reference_to
         return None
-
-
-_SOAP = {
-    "id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "int": "xsd:int",
-    "double": "xsd:double", "currency": "xsd:double", "date": "xsd:date",
-    "datetime": "xsd:dateTime",
-}  # fmt: skip
-
-
-def _field_describe(spec: FieldSpec) -> dict[str, Any]:
-    kind = spec.type
-    text = kind not in _SOAP
-    length = spec.length if text or kind in ("id", "reference") else 0
-    if kind in ("id", "reference"):
-        length = 18
-    custom = spec.name.endswith("__c")
-    label = spec.label or _label(spec.name)
-    return {
-        "aggregatable": kind != "textarea", "aiPredictionField": False, "autoNumber": False,
-        "byteLength": length * 3 if text else length, "calculated": False,
-        "calculatedFormula": None, "cascadeDelete": False, "caseSensitive": False,
-        "compoundFieldName": None, "controllerName": None, "createable": spec.createable,
-        "custom": custom, "defaultValue": False if kind == "boolean" else None,
-        "defaultValueFormula": None, "defaultedOnCreate": kind == "boolean" or kind == "id",
-        "dependentPicklist": False, "deprecatedAndHidden": False,
-        "digits": 9 if kind == "int" else 0, "displayLocationInDecimal": False,
-        "encrypted": False, "externalId": False,
-        "extraTypeInfo": "plaintextarea" if kind == "textarea" else None,
-        "filterable": kind != "textarea" or spec.length <= 255, "filteredLookupInfo": None,
-        "formulaTreatNullNumberAsZero": False, "groupable": kind not in ("textarea", "double"),
-        "highScaleNumber": False, "htmlFormatted": False, "idLookup": kind == "id",
-        "inlineHelpText": None, "label": label, "length": length, "mask": None,
-        "maskType": None, "name": spec.name, "nameField": spec.name == "Name",
-        "namePointing": len(spec.reference_to) > 1, "nillable": spec.nillable,
-        "permissionable": spec.nillable and spec.createable, "picklistValues": [
-            {"active": True, "defaultValue": i == 0 and spec.name == "Status", "label": v,
-             "validFor": None, "value": v} for i, v in enumerate(spec.picklist)
-        ],
-        "polymorphicForeignKey": len(spec.reference_to) > 1,
-        "precision": 18 if kind in ("double", "currency") else 0, "queryByDistance": False,
-        "referenceTargetField": None, "referenceTo": list(spec.reference_to),
-        "relationshipName": spec.relationship, "relationshipOrder": None,
-        "restrictedDelete": False, "restrictedPicklist": spec.restricted,
-        "scale": 2 if kind in ("double", "currency") else 0, "searchPrefilterable": False,
-        "soapType": _SOAP.get(kind, "xsd:string"), "sortable": kind != "textarea",
-        "type": kind, "unique": False, "updateable": spec.updateable,
-        "writeRequiresMasterRead": False,
-    }  # fmt: skip
-
-
-def _label(name: str) -> str:
-    base = name.removesuffix("__c").removesuffix("Id").replace("_", " ")
-    out = ""
-    for i, ch in enumerate(base):
-        if i and ch.isupper() and not base[i - 1].isupper() and base[i - 1] != " ":
-            out += " "
-        out += ch
-    return out or name
-
-
-def _object_flags(spec: ObjectSpec, base: str) -> dict[str, Any]:
-    name = spec.name
-    return {
-        "activateable": False, "associateEntityType": None, "associateParentEntity": None,
-        "createable": True, "custom": False, "customSetting": False, "deepCloneable": False,
-        "deletable": True, "deprecatedAndHidden": False, "feedEnabled": name != "Group",
-        "hasSubtypes": False, "isInterface": False, "isSubtype": False,
-        "keyPrefix": spec.prefix, "label": _label(name), "labelPlural": spec.label_plural,
-        "layoutable": True, "mergeable": name in ("Lead", "Contact", "Account"),
-        "mruEnabled": True, "name": name, "queryable": True, "replicateable": True,
-        "retrieveable": True, "searchable": True, "triggerable": True, "undeletable": True,
-        "updateable": True, "urls": {
-            "rowTemplate": f"{base}/sobjects/{name}/{{ID}}",
-            "describe": f"{base}/sobjects/{name}/describe",
-            "sobject": f"{base}/sobjects/{name}",
-        },
-    }  # fmt: skip
-
-
-def describe(spec: ObjectSpec, base: str) -> dict[str, Any]:
-    """``GET /sobjects/{name}/describe``: object keys, then ``fields`` (57 keys each)."""
-    out = _object_flags(spec, base)
-    out.update(
-        {
-            "actionOverrides": [],
-            "childRelationships": [],
-            "compactLayoutable": True,
-            "fields": [_field_describe(f) for f in spec.fields],
-            "namedLayoutInfos": [],
-            "networkScopeFieldName": None,
-            "recordTypeInfos": [],
-            "searchLayoutable": True,
-            "sobjectDescribeOption": "FULL",
-            "supportedScopes": [
-                {"label": "All " + spec.label_plural.lower(), "name": "everything"}
-            ],
-        }
-    )
-    return dict(sorted(out.items()))
-
-
-def describe_global(schema: Schema, base: str) -> dict[str, Any]:
-    """``GET /sobjects``: ``{encoding, maxBatchSize, sobjects}`` as recorded."""
-    return {
-        "encoding": "UTF-8",
-        "maxBatchSize": 200,
-        "sobjects": [dict(sorted(_object_flags(s, base).items())) for s in schema.objects.values()],
-    }

@@ -48,12 +48,13 @@ _FORMS = {"form_submit", "demo_request", "quote_request", "contact_request"}
 
 
 def load_dataset(
-    store: Store, data: Dataset, *, leads: int, outcomes: bool = False
+    store: Store, data: Dataset, *, leads: int, outcomes: bool = False, opportunities: bool = False
 ) -> dict[str, int]:
     """Insert users, a queue, leads, contacts, accounts and activities; return counts.
 
-    ``outcomes`` adds opportunities and converts the Leads that reached one
-    (:mod:`~leadsync.connectors.sandbox.salesforce.opportunities`).
+    ``opportunities`` adds the Contacts' opportunities (on their Account, with a contact
+    role) and leaves every Lead unconverted; ``outcomes`` adds those and also converts the
+    Leads that reached one (:mod:`~leadsync.connectors.sandbox.salesforce.opportunities`).
     """
     start = data.as_of - timedelta(days=800)
     api_user = store.load(
@@ -83,7 +84,7 @@ def load_dataset(
     )
     active = [users[o.id] for o in data.owners if o.active] or [api_user]
     loader = _Loader(store, users, queue, active, start)
-    if outcomes:
+    if outcomes or opportunities:
         declare(store)
     for person in data.people[:leads]:
         who = loader.person(person, "Lead")
@@ -91,7 +92,7 @@ def load_dataset(
             load_outcome(store, person, "Lead", who)
     for person in data.people[leads:]:
         who = loader.person(person, "Contact")
-        if outcomes:
+        if outcomes or opportunities:
             load_outcome(store, person, "Contact", who)
     loader.flush_members()
     return store.counts()

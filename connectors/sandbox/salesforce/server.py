@@ -22,7 +22,6 @@ What is emulated and where each behaviour comes from: ``README.md``.
 
 from __future__ import annotations
 
-import json
 import re
 import ssl
 import sys
@@ -35,8 +34,9 @@ from leadsync.connectors.sandbox.data import generate
 from leadsync.connectors.sandbox.faults import Counters, Faults
 from leadsync.connectors.sandbox.salesforce.auth import Sessions
 from leadsync.connectors.sandbox.salesforce.bulk import BulkApi
+from leadsync.connectors.sandbox.salesforce.bulk1 import Bulk1Api
 from leadsync.connectors.sandbox.salesforce.handler import Handler
-from leadsync.connectors.sandbox.salesforce.http import ApiError, Call, Reply, not_found
+from leadsync.connectors.sandbox.salesforce.http import ApiError, Call, Reply
 from leadsync.connectors.sandbox.salesforce.metadata import MetadataApi, install
 from leadsync.connectors.sandbox.salesforce.rest import RestApi, compile_query
 from leadsync.connectors.sandbox.salesforce.schema import Schema
@@ -48,7 +48,11 @@ if TYPE_CHECKING:
     import requests
     import simple_salesforce
 
-__all__ = ["SalesforceSandbox", "serve_forever"]
+__all__ = ["LOGIN_HOSTS", "SalesforceSandbox", "serve_forever"]
+
+#: Where Salesforce clients log in: production orgs, and sandbox orgs (``is_sandbox``).
+LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
+_HOSTS = ("127.0.0.1", "localhost")
 
 _VERSION = re.compile(r"^v(\d{2}\.\d)$")
 _ID_LIKE = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?(?:-\d+)?$")
@@ -74,6 +78,7 @@ class SalesforceSandbox:
         client_secret: str = "sandbox-secret",
         bulk_polls_in_progress: int = 1,
         outcomes: bool = False,
+        opportunities: bool = False,
     ) -> None:
         self.api_version = api_version
         self.port = port
@@ -84,7 +89,11 @@ class SalesforceSandbox:
         install(schema)
         self.store = Store(schema)
         self.dataset_counts = load_dataset(
-            self.store, generate(leads + contacts, seed=seed), leads=leads, outcomes=outcomes
+            self.store,
+            generate(leads + contacts, seed=seed),
+            leads=leads,
+            outcomes=outcomes,
+            opportunities=opportunities,
         )
         self.sessions = Sessions(
             client_id=client_id, client_secret=client_secret, session_seconds=session_seconds
@@ -101,6 +110,13 @@ class SalesforceSandbox:
         )
         self._used = 0
         self._usage_lock = threading.Lock()
+        self.bulk1 = Bulk1Api(
+            self.store,
+            compile_query=lambda text: compile_query(self.store, text),
+            valid_session=self.sessions.valid,
+            spend=self._spend,
+            polls_in_progress=bulk_polls_in_progress,
+        )
         self.metadata = MetadataApi(
             self.store, valid_session=self.sessions.valid, spend=self._spend,
             allowed=metadata_access,
@@ -113,8 +129,13 @@ class SalesforceSandbox:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> SalesforceSandbox:
-        """Generate the CA, bind the port and serve in a background thread."""
-        self._tls = SandboxTLS()
+        """Generate the CA, bind the port and serve in a background thread.
+
+        The certificate also names Salesforce's login hosts, so a client that hard-codes
+        ``https://login.salesforce.com`` (tap-salesforce) can be sent here through an HTTPS
+        proxy, trusting only this sandbox's CA.
+        """
+        self._tls = SandboxTLS(hosts=(*_HOSTS, *LOGIN_HOSTS))
         server = _Server(("127.0.0.1", self.port), Handler)
         server.sandbox = self
         server.tls_context = self._tls.server_context()
@@ -234,7 +255,10 @@ class SalesforceSandbox:
             "ConcurrentSyncReportRuns": {"Max": 20, "Remaining": 20},
             "DailyApiRequests": {"Max": self.daily_limit, "Remaining": self.daily_limit - used},
             "DailyAsyncApexExecutions": {"Max": 250000, "Remaining": 250000},
-            "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000 - ingest_jobs},
+            "DailyBulkApiBatches": {
+                "Max": 15000,
+                "Remaining": 15000 - ingest_jobs - self.bulk1.batch_count,
+            },
             "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
             "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000 - query_jobs},
             "DataStorageMB": {"Max": 1024, "Remaining": 1024},
@@ -263,38 +287,6 @@ class SalesforceSandbox:
                 reply = exc.reply()
         reply.headers["Sforce-Limit-Info"] = self.limit_info()
         return reply
-
-    def dispatch_admin(self, method: str, parts: list[str], body: bytes) -> Reply:
-        """The ``/__sandbox/`` endpoints."""
-        route = "/".join(p for p in parts if p)
-        if route == "counters" and method == "GET":
-            snap = self.counters.snapshot()
-            return Reply(200, {ep: {str(k): v for k, v in st.items()} for ep, st in snap.items()})
-        if route == "counters/reset" and method == "POST":
-            self.counters.reset()
-            return Reply(204)
-        if route == "faults" and method == "GET":
-            return Reply(200, self.faults.to_dict())
-        payload = _admin_body(body)
-        try:
-            if route == "faults" and method == "POST":
-                if isinstance(payload, str):
-                    self.faults.update_from_spec(payload)
-                else:
-                    self.faults.update(**payload)
-                return Reply(200, self.faults.to_dict())
-            if route == "touch" and method == "POST":
-                sobject = (
-                    str(payload.get("object", "Lead")) if isinstance(payload, dict) else "Lead"
-                )
-                count = int(payload.get("count", 10)) if isinstance(payload, dict) else 10
-                return Reply(200, {"ids": self.touch(sobject, count)})
-        except (ValueError, LookupError, TypeError) as exc:
-            return Reply(400, {"error": str(exc)})
-        if route == "expire-sessions" and method == "POST":
-            self.expire_sessions()
-            return Reply(204)
-        raise not_found()
 
     @staticmethod
     def endpoint_name(method: str, parts: list[str]) -> str:
@@ -333,21 +325,11 @@ class _Server(ThreadingHTTPServer):
         self.RequestHandlerClass(wrapped, client_address, self)
 
 
-def _admin_body(body: bytes) -> Any:
-    text = body.decode("utf-8", "replace").strip()
-    if not text:
-        return {}
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def serve_forever(
     *,
     port: int = 8443,
     leads: int = 1000,
-    contacts: int = 0,
+    contacts: int | None = None,
     seed: int = 0,
     faults: str = "",
     score_fields: bool = True,
@@ -358,10 +340,17 @@ def serve_forever(
     outcomes: bool = False,
 ) -> None:
     """Run a sandbox in the foreground until Ctrl+C (or ``stop`` is set), printing how to
-    connect to it; ``ready`` is called with the running sandbox."""
+    connect to it; ``ready`` is called with the running sandbox.
+
+    As an org has, it holds Contacts besides the Leads (``contacts``, default a quarter as many
+    as the leads), each on its company's Account, and the Contacts' Opportunities; the Leads
+    stay unconverted unless ``outcomes``.
+    """
+    contacts = leads // 4 if contacts is None else contacts
     box = SalesforceSandbox(
         leads=leads,
         contacts=contacts,
+        opportunities=True,
         seed=seed,
         port=port,
         score_fields=score_fields,

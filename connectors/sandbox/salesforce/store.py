@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from leadsync.connectors.sandbox.salesforce.schema import FieldSpec, ObjectSpec, Schema
+from leadsync.connectors.sandbox.salesforce.schema import (
+    ADDRESS_PARTS,
+    FieldSpec,
+    ObjectSpec,
+    Schema,
+)
 
 __all__ = [
     "RecordError",
@@ -168,6 +173,7 @@ class Store:
             if spec.type == "boolean" and record[spec.name] is None:
                 record[spec.name] = False
         _derive(sobject, record)
+        self._compound(sobject, record)
         with self.lock:
             self.tables[sobject][rid] = record
         return rid
@@ -332,6 +338,18 @@ class Store:
             record["SystemModstamp"] = now
             record["LastModifiedById"] = self.api_user_id
             _derive(sobject, record)
+            self._compound(sobject, record)
+
+    def _compound(self, sobject: str, record: dict[str, Any]) -> None:
+        """Compose each compound address from its components, as REST answers it: an object
+        with the components' keys in alphabetical order, or null when every one is null."""
+        for spec in self.schema.objects[sobject].fields:
+            if spec.type != "address":
+                continue
+            prefix = spec.name.removesuffix("Address")
+            parts = {p[0].lower() + p[1:]: record.get(prefix + p) for p in ADDRESS_PARTS}
+            whole = dict(sorted(parts.items()))
+            record[spec.name] = whole if any(v is not None for v in whole.values()) else None
 
     def delete(self, sobject: str, record_id: str) -> RecordError | None:
         """Move a record to the recycle bin (``IsDeleted``); None on success."""

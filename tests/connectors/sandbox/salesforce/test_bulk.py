@@ -149,3 +149,15 @@ def test_ingest_job_raw_lifecycle_and_abort(box: SalesforceSandbox) -> None:
     rows = _rows(_jobs(box, f"ingest/{created['id']}/unprocessedrecords").text)
     assert rows == [{"Id": "00Q5g0000000zzzAAA", "Lead_Score__c": "4"}]
     assert _jobs(box, "ingest/7505g0000000zzzAAA").status_code == 404
+
+
+def test_a_query_job_selecting_a_compound_address_is_refused(box: SalesforceSandbox) -> None:
+    refused = _jobs(
+        box, "query", "POST", json={"operation": "query", "query": "SELECT Id, Address FROM Lead"}
+    )
+    assert refused.status_code == 400
+    assert refused.json()[0]["message"] == "Selecting compound data not supported in Bulk Query"
+    fine = _jobs(
+        box, "query", "POST", json={"operation": "query", "query": "SELECT Id, City FROM Lead"}
+    )
+    assert fine.status_code == 200
