@@ -376,11 +376,8 @@ def property_value_errors(
 
 
 def normalize_value(d: PropertyDef, raw: Any) -> str | None:
-    """The string HubSpot stores for a valid written value (datetimes as ISO).
-
-    ``""`` clears a property and reads back as ``""`` from then on; ``None`` (JSON null)
-    stays null, as for a property never set.
-    """
+    """The string HubSpot stores for a written value (datetimes as ISO); ``""`` clears it
+    and reads back as ``""``, ``None`` stays null (as for a property never set)."""
     if raw is None:
         return None
     if raw == "":

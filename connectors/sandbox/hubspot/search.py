@@ -12,7 +12,7 @@ real connectors to re-anchor on a cursor property. Source: the facts sheet
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from leadsync.connectors.sandbox.hubspot.props import PropertyDef, parse_time_ms
@@ -29,8 +29,10 @@ OPERATORS = (
 #: The fields of HubSpot's search request; any other key is refused (400). A top-level
 #: ``filters`` list is ANDed with the filter groups (third-party extractors send it).
 REQUEST_FIELDS = ("filterGroups", "filters", "sorts", "query", "properties", "limit", "after")
-#: Properties a free-text ``query`` looks in (HubSpot's default searchable contact fields).
-QUERY_PROPS = ("firstname", "lastname", "email", "company", "phone", "hs_object_id")
+#: Properties a free-text ``query`` looks in (HubSpot's default searchable fields of
+#: contacts, companies and deals).
+QUERY_PROPS = ("firstname", "lastname", "email", "company", "phone", "hs_object_id", "name",
+               "domain", "dealname")  # fmt: skip
 
 
 class SearchError(ValueError):
@@ -201,7 +203,7 @@ def _matches(f: dict[str, Any], props: dict[str, str | None], defs: dict[str, Pr
 
 def run_search(
     spec: dict[str, Any],
-    ids: range,
+    ids: Iterable[int],
     props_of: Callable[[int], dict[str, str | None]],
     defs: dict[str, PropertyDef],
 ) -> tuple[int, list[int]]:

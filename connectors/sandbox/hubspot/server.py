@@ -37,6 +37,7 @@ from leadsync.connectors.sandbox.data import generate
 from leadsync.connectors.sandbox.faults import Counters, Faults
 from leadsync.connectors.sandbox.hubspot.api import ApiRequest, Route, error_body
 from leadsync.connectors.sandbox.hubspot.limits import RateLimiter, rate_limit_body
+from leadsync.connectors.sandbox.hubspot.objecttypes import canonical_path
 from leadsync.connectors.sandbox.hubspot.routes import ALL_SCOPES, ROUTES
 from leadsync.connectors.sandbox.hubspot.store import HubSpotStore
 
@@ -161,7 +162,7 @@ class HubSpotSandbox:
 
     def route_for(self, method: str, target: str) -> tuple[Route, re.Match[str], str] | None:
         """The route serving a request and its counter name (``contacts.search``…)."""
-        path = unquote(urlsplit(target).path).rstrip("/") or "/"
+        path = canonical_path(unquote(urlsplit(target).path).rstrip("/") or "/")
         for route in ROUTES:
             if route.method == method:
                 match = route.pattern.match(path)
@@ -174,7 +175,7 @@ class HubSpotSandbox:
     ) -> tuple[int, Any, dict[str, str], str]:
         """Serve one API request: ``(status, body, headers, endpoint name)``."""
         split = urlsplit(target)
-        path = unquote(split.path).rstrip("/") or "/"
+        path = canonical_path(unquote(split.path).rstrip("/") or "/")
         found = self.route_for(method, target)
         if found is None:
             return 404, error_body("OBJECT_NOT_FOUND", f"No API at {method} {path}"), {}, "unknown"
