@@ -66,11 +66,12 @@ class HubSpotSandbox:
     ``profile`` picks the limits (starter 100 / professional and enterprise 190 per
     ten seconds) and whether the events API answers (enterprise only).
     ``tokens`` maps extra valid tokens to their scopes; ``self.token`` (every
-    scope) is always valid too. ``window_s``, ``ten_second_limit`` and ``search_per_second``
-    override the limits (tests shrink them). ``search_lag_s`` delays when changes
-    become visible to search ("new or changed records can take a few moments to
-    appear"); 0 makes them searchable at once. Data comes from
-    :func:`leadsync.connectors.sandbox.data.generate` with ``contacts``/``seed``/``as_of``.
+    scope but ``tickets``: see ``ALL_SCOPES``) is always valid too. ``window_s``,
+    ``ten_second_limit`` and ``search_per_second`` override the limits (tests shrink
+    them). ``search_lag_s`` delays when changes become visible to search ("new or
+    changed records can take a few moments to appear"); 0 makes them searchable at
+    once. Data comes from :func:`leadsync.connectors.sandbox.data.generate` with
+    ``contacts``/``seed``/``as_of``.
     """
 
     def __init__(

@@ -134,6 +134,9 @@ def test_tickets_need_the_tickets_scope(hubspot_sandbox: HubSpotSandbox) -> None
     with pytest.raises(Exception) as props_err:
         client.crm.properties.core_api.get_all("tickets")
     assert getattr(props_err.value, "status", None) == 403
+    with pytest.raises(Exception) as by_id_err:
+        client.crm.objects.basic_api.get_page("0-5")
+    assert getattr(by_id_err.value, "status", None) == 403
 
 
 def test_tickets_with_the_scope_are_an_empty_list() -> None:
