@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadsync.connectors.sandbox.data import Activity, Dataset, Person
-from leadsync.connectors.sandbox.hubspot.companies import CompanyBook
+from leadsync.connectors.sandbox.hubspot.companies import COMPANY_ASSOC_TYPES, CompanyBook
 from leadsync.connectors.sandbox.hubspot.deals import DealBook
 from leadsync.connectors.sandbox.hubspot.events import EventLog
 from leadsync.connectors.sandbox.hubspot.objectprops import DEFAULT_NAMES, object_properties
@@ -54,7 +54,7 @@ ASSOC_TYPES: dict[str, tuple[int, int]] = {
     "notes": (201, 202),
     "tasks": (203, 204),
     "deals": (4, 3),
-    "companies": (1, 2),
+    "companies": COMPANY_ASSOC_TYPES,
 }
 CONTACT_DEFAULT_PROPS = (
     "createdate",
