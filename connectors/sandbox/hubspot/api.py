@@ -19,6 +19,7 @@ from typing import Any
 
 from leadsync.connectors.sandbox.faults import Faults
 from leadsync.connectors.sandbox.hubspot.deals import deal_ids
+from leadsync.connectors.sandbox.hubspot.objecttypes import SINGULAR
 from leadsync.connectors.sandbox.hubspot.props import (
     format_ms,
     property_value_errors,
@@ -33,10 +34,10 @@ from leadsync.connectors.sandbox.hubspot.store import (
 
 __all__ = ["ApiRequest", "Handler", "Route", "error_body"]
 
-Body = dict[str, Any] | None
+Body = dict[str, Any] | list[Any] | None
 Result = tuple[int, Body]
 ENGAGEMENTS = tuple(ENGAGEMENT_KINDS)
-OBJECT_TYPES = ("contacts", "tasks", *ENGAGEMENTS)
+OBJECT_TYPES = ("contacts", "tasks", *ENGAGEMENTS, "companies", "deals", "tickets")
 
 
 @dataclass
@@ -172,7 +173,7 @@ def _assoc_json(req: ApiRequest, key: int, names: list[str]) -> dict[str, Any]:
         if to not in ASSOC_TYPES:
             continue
         ids = _assoc_ids(req.store, key, to)
-        label = f"contact_to_{to[:-1]}"
+        label = f"contact_to_{SINGULAR[to]}"
         if ids:
             out[to] = {"results": [{"id": str(i), "type": label} for i in ids]}
     return out
@@ -183,6 +184,9 @@ def _assoc_ids(store: HubSpotStore, key: int, to: str) -> list[int]:
         return store.task_ids_of(key)
     if to == "deals":
         return deal_ids(store.dataset.people[key])
+    if to == "companies":
+        company = store.companies.company_of(store.dataset.people[key])
+        return [company] if company is not None else []
     return [eid for eid, _ in store.engagements_of(key, to)]
 
 

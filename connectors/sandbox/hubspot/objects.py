@@ -26,6 +26,7 @@ from leadsync.connectors.sandbox.hubspot.api import (
 )
 from leadsync.connectors.sandbox.hubspot.deals import deal_ids
 from leadsync.connectors.sandbox.hubspot.events import EVENT_TYPES
+from leadsync.connectors.sandbox.hubspot.objecttypes import SINGULAR
 from leadsync.connectors.sandbox.hubspot.props import (
     format_ms,
     parse_time_ms,
@@ -257,11 +258,11 @@ def batch_read_associations(req: ApiRequest) -> Result:
             errors.append(
                 _item_error(
                     "OBJECT_NOT_FOUND",
-                    f"No {dst[:-1]} is associated with {src[:-1]} {ident}.",
+                    f"No {SINGULAR[dst]} is associated with {SINGULAR[src]} {ident}.",
                     [],
                     fromObjectId=[ident],
-                    fromObjectType=[src[:-1]],
-                    toObjectType=[dst[:-1]],
+                    fromObjectType=[SINGULAR[src]],
+                    toObjectType=[SINGULAR[dst]],
                 )
                 | {"subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND"}
             )
@@ -287,6 +288,8 @@ def _targets(store: HubSpotStore, src: str, dst: str, ident: str) -> list[int]:
         oid = int(ident)
     except ValueError:
         return []
+    if src == "companies":
+        return store.companies.contacts_of(oid) if dst == "contacts" else []
     if src == "deals":
         p = store.person(ident)
         return [p.key + 1] if p is not None and deal_ids(p) else []

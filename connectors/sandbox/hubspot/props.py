@@ -376,9 +376,12 @@ def property_value_errors(
 
 
 def normalize_value(d: PropertyDef, raw: Any) -> str | None:
-    """The string HubSpot stores for a valid written value (datetimes as ISO)."""
-    if raw is None or raw == "":
+    """The string HubSpot stores for a written value (datetimes as ISO); ``""`` clears it
+    and reads back as ``""``, ``None`` stays null (as for a property never set)."""
+    if raw is None:
         return None
+    if raw == "":
+        return ""
     if isinstance(raw, bool):
         return "true" if raw else "false"
     text = str(raw)

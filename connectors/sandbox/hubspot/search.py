@@ -1,8 +1,9 @@
 """CRM search (``POST /crm/v3/objects/contacts/search``) as HubSpot runs it.
 
-Filter groups are ORed, the filters inside a group ANDed; at most 5 groups, 6
-filters per group and 18 in all; one sort; ``limit`` at most 200; ``after`` is an
-offset; and no query may page past 10,000 results (a 400), which is what forces
+Filter groups are ORed, the filters inside a group ANDed, a top-level ``filters``
+list ANDed with them (Airbyte's HubSpot source sends one); an unknown key is a 400;
+at most 5 groups, 6 filters per group and 18 in all; one sort; ``limit`` at most
+200; ``after`` is an offset; and no query may page past 10,000 results (a 400), which is what forces
 real connectors to re-anchor on a cursor property. Source: the facts sheet
 (``crm-api-facts.md`` § Reading contacts) and HubSpot's search guide
 (https://developers.hubspot.com/docs/api/crm/search).
@@ -11,7 +12,7 @@ real connectors to re-anchor on a cursor property. Source: the facts sheet
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from leadsync.connectors.sandbox.hubspot.props import PropertyDef, parse_time_ms
@@ -25,8 +26,13 @@ OPERATORS = (
     "EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY",
     "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN",
 )  # fmt: skip
-#: Properties a free-text ``query`` looks in (HubSpot's default searchable contact fields).
-QUERY_PROPS = ("firstname", "lastname", "email", "company", "phone", "hs_object_id")
+#: The fields of HubSpot's search request; any other key is refused (400). A top-level
+#: ``filters`` list is ANDed with the filter groups (third-party extractors send it).
+REQUEST_FIELDS = ("filterGroups", "filters", "sorts", "query", "properties", "limit", "after")
+#: Properties a free-text ``query`` looks in (HubSpot's default searchable fields of
+#: contacts, companies and deals).
+QUERY_PROPS = ("firstname", "lastname", "email", "company", "phone", "hs_object_id", "name",
+               "domain", "dealname")  # fmt: skip
 
 
 class SearchError(ValueError):
@@ -42,13 +48,23 @@ def validate_search(body: Any, raw_len: int, defs: dict[str, PropertyDef]) -> di
         raise SearchError("Invalid input JSON: the search request must be a JSON object.")
     if raw_len > MAX_BODY_CHARS:
         raise SearchError(f"The search request is too long ({raw_len} characters); max 3000.")
+    for key in body:
+        if key not in REQUEST_FIELDS:
+            raise SearchError(
+                f'Invalid input JSON on line 1: Unrecognized field "{key}" (class '
+                "PublicObjectSearchRequest), not marked as ignorable "
+                f"({len(REQUEST_FIELDS)} known properties: {', '.join(REQUEST_FIELDS)})"
+            )
     groups = body.get("filterGroups") or []
     if not isinstance(groups, list):
         raise SearchError("filterGroups must be a list.")
     if len(groups) > MAX_GROUPS:
         raise SearchError(f"Too many filter groups ({len(groups)}). The maximum is {MAX_GROUPS}.")
+    top = body.get("filters") or []
+    if not isinstance(top, list):
+        raise SearchError("filters must be a list.")
     total = 0
-    for group in groups:
+    for group in [*groups, {"filters": top}]:
         filters = (group or {}).get("filters") or []
         if len(filters) > MAX_FILTERS_PER_GROUP:
             raise SearchError(
@@ -92,8 +108,8 @@ def validate_search(body: Any, raw_len: int, defs: dict[str, PropertyDef]) -> di
             f"(after={after}). Narrow the query, e.g. with a GT filter on the sort property."
         )
     props = body.get("properties") or []
-    return {"groups": groups, "sort": sort, "limit": limit, "after": after, "properties": props,
-            "query": body.get("query")}  # fmt: skip
+    return {"groups": groups, "filters": top, "sort": sort, "limit": limit, "after": after,
+            "properties": props, "query": body.get("query")}  # fmt: skip
 
 
 def _check_filter(f: Any, defs: dict[str, PropertyDef]) -> None:
@@ -187,17 +203,19 @@ def _matches(f: dict[str, Any], props: dict[str, str | None], defs: dict[str, Pr
 
 def run_search(
     spec: dict[str, Any],
-    ids: range,
+    ids: Iterable[int],
     props_of: Callable[[int], dict[str, str | None]],
     defs: dict[str, PropertyDef],
 ) -> tuple[int, list[int]]:
     """Evaluate a validated search over record keys; return ``(total, keys of the page)``."""
-    groups = spec["groups"]
+    groups, top = spec["groups"], spec.get("filters") or []
     query = (spec.get("query") or "").strip().lower()
     hits: list[tuple[Any, int]] = []
     sort = spec["sort"]
     for key in ids:
         props = props_of(key)
+        if not all(_matches(f, props, defs) for f in top):
+            continue
         if groups and not any(
             all(_matches(f, props, defs) for f in (g or {}).get("filters") or []) for g in groups
         ):

@@ -37,6 +37,7 @@ from leadsync.connectors.sandbox.data import generate
 from leadsync.connectors.sandbox.faults import Counters, Faults
 from leadsync.connectors.sandbox.hubspot.api import ApiRequest, Route, error_body
 from leadsync.connectors.sandbox.hubspot.limits import RateLimiter, rate_limit_body
+from leadsync.connectors.sandbox.hubspot.objecttypes import canonical_path
 from leadsync.connectors.sandbox.hubspot.routes import ALL_SCOPES, ROUTES
 from leadsync.connectors.sandbox.hubspot.store import HubSpotStore
 
@@ -65,11 +66,12 @@ class HubSpotSandbox:
     ``profile`` picks the limits (starter 100 / professional and enterprise 190 per
     ten seconds) and whether the events API answers (enterprise only).
     ``tokens`` maps extra valid tokens to their scopes; ``self.token`` (every
-    scope) is always valid too. ``window_s``, ``ten_second_limit`` and ``search_per_second``
-    override the limits (tests shrink them). ``search_lag_s`` delays when changes
-    become visible to search ("new or changed records can take a few moments to
-    appear"); 0 makes them searchable at once. Data comes from
-    :func:`leadsync.connectors.sandbox.data.generate` with ``contacts``/``seed``/``as_of``.
+    scope but ``tickets``: see ``ALL_SCOPES``) is always valid too. ``window_s``,
+    ``ten_second_limit`` and ``search_per_second`` override the limits (tests shrink
+    them). ``search_lag_s`` delays when changes become visible to search ("new or
+    changed records can take a few moments to appear"); 0 makes them searchable at
+    once. Data comes from :func:`leadsync.connectors.sandbox.data.generate` with
+    ``contacts``/``seed``/``as_of``.
     """
 
     def __init__(
@@ -161,7 +163,7 @@ class HubSpotSandbox:
 
     def route_for(self, method: str, target: str) -> tuple[Route, re.Match[str], str] | None:
         """The route serving a request and its counter name (``contacts.search``…)."""
-        path = unquote(urlsplit(target).path).rstrip("/") or "/"
+        path = canonical_path(unquote(urlsplit(target).path).rstrip("/") or "/")
         for route in ROUTES:
             if route.method == method:
                 match = route.pattern.match(path)
@@ -174,7 +176,7 @@ class HubSpotSandbox:
     ) -> tuple[int, Any, dict[str, str], str]:
         """Serve one API request: ``(status, body, headers, endpoint name)``."""
         split = urlsplit(target)
-        path = unquote(split.path).rstrip("/") or "/"
+        path = canonical_path(unquote(split.path).rstrip("/") or "/")
         found = self.route_for(method, target)
         if found is None:
             return 404, error_body("OBJECT_NOT_FOUND", f"No API at {method} {path}"), {}, "unknown"

@@ -22,7 +22,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadsync.connectors.sandbox.data import Activity, Dataset, Person
+from leadsync.connectors.sandbox.hubspot.companies import COMPANY_ASSOC_TYPES, CompanyBook
+from leadsync.connectors.sandbox.hubspot.deals import DealBook
 from leadsync.connectors.sandbox.hubspot.events import EventLog
+from leadsync.connectors.sandbox.hubspot.objectprops import DEFAULT_NAMES, object_properties
 from leadsync.connectors.sandbox.hubspot.props import (
     PropertyDef,
     PropertyGroupDef,
@@ -51,6 +54,7 @@ ASSOC_TYPES: dict[str, tuple[int, int]] = {
     "notes": (201, 202),
     "tasks": (203, 204),
     "deals": (4, 3),
+    "companies": COMPANY_ASSOC_TYPES,
 }
 CONTACT_DEFAULT_PROPS = (
     "createdate",
@@ -95,13 +99,19 @@ class HubSpotStore:
         self.props: dict[str, dict[str, PropertyDef]] = {}
         self.groups: dict[str, dict[str, PropertyGroupDef]] = {}
         created = _ms(dataset.as_of) - 400 * 86_400_000
-        for obj in ("contacts", "tasks", "emails", "calls", "meetings", "notes"):
-            defs = default_properties(obj, self.owner_ids)
+        for obj in ("contacts", "tasks", "emails", "calls", "meetings", "notes", *DEFAULT_NAMES):
+            groups, defs = (
+                object_properties(obj)
+                if obj in DEFAULT_NAMES
+                else (default_groups(obj), default_properties(obj, self.owner_ids))
+            )
             for i, d in enumerate(defs):
                 d.created_ms = d.updated_ms = created
                 d.display_order = i
             self.props[obj] = {d.name: d for d in defs}
-            self.groups[obj] = {g.name: g for g in default_groups(obj)}
+            self.groups[obj] = {g.name: g for g in groups}
+        self.companies = CompanyBook(dataset)
+        self.deals = DealBook(dataset)
         self._written: dict[int, dict[str, str]] = {}
         self._modified: dict[int, int] = {}
         self._extra: dict[int, list[Activity]] = {}

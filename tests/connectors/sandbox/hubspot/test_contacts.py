@@ -213,3 +213,17 @@ def test_wrong_type_for_a_number_is_a_400(hubspot_fresh: HubSpotSandbox) -> None
             )
         )
     assert "Duplicate IDs" in json.loads(dup.value.body)["message"]
+
+
+def test_a_cleared_property_reads_back_as_empty_string_and_an_unset_one_as_null(
+    hubspot_fresh: HubSpotSandbox,
+) -> None:
+    """HubSpot: a value written as "" is cleared and reads back as ""; null means never set."""
+    api = _client(hubspot_fresh).crm.contacts
+    page = api.basic_api.get_page(limit=100, properties=["jobtitle", "age"]).results
+    titled = next(c.id for c in page if c.properties["jobtitle"])
+    assert any(c.properties["age"] is None for c in page), "some contact never had an age"
+    body = BatchInputSimplePublicObjectBatchInput(inputs=[_update(titled, jobtitle="", age="")])
+    api.batch_api.update(body)
+    after = api.basic_api.get_by_id(titled, properties=["jobtitle", "age"])
+    assert after.properties == {"jobtitle": "", "age": ""}
