@@ -1,8 +1,7 @@
 """Running the Singer tap ``tap-salesforce`` against the Salesforce sandbox, unmodified.
 
 tap-salesforce pins old libraries (``jsonschema`` 2.6, ``singer-python``), so it lives in a
-virtualenv of its own, created once per test run under pytest's shared temporary folder
-(a file lock makes the xdist workers wait for the first one) and run as a subprocess.
+virtualenv of its own (:mod:`tap_venv`) and runs as a subprocess.
 
 It logs in by posting its refresh token to the hard-coded
 ``https://login.salesforce.com/services/oauth2/token`` (``test.salesforce.com`` with
@@ -20,14 +19,12 @@ machine's network set-up, the tap gets only the standard settings ``requests`` h
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import select
 import socket
 import socketserver
 import subprocess
-import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,23 +34,6 @@ from leadsync.connectors.sandbox.salesforce.server import LOGIN_HOSTS, Salesforc
 
 TAP = "tap-salesforce==2.8.1"
 START_DATE = "2000-01-01T00:00:00Z"
-
-
-def tap_executable(shared_tmp: Path) -> Path:
-    """``tap-salesforce`` in its own virtualenv under ``shared_tmp``, installed once."""
-    venv = shared_tmp / "tap-salesforce-venv"
-    ready = venv / ".installed"
-    with open(shared_tmp / "tap-salesforce.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not ready.exists():
-            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-            subprocess.run(
-                [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", TAP],
-                check=True,
-                timeout=900,
-            )
-            ready.touch()
-    return venv / "bin" / "tap-salesforce"
 
 
 class LoginProxy(socketserver.ThreadingTCPServer):

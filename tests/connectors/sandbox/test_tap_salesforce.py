@@ -6,14 +6,14 @@ sandbox (see ``sf_tap_support``). Its RECORD messages are checked against the sa
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sf_tap_support import LoginProxy, TapRun, tap_executable
+from sf_tap_support import TAP, LoginProxy, TapRun
+from tap_venv import tap_python
 
 from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 
@@ -21,11 +21,9 @@ STREAMS = ("Lead", "Contact", "Task", "Event", "CampaignMember")
 
 
 @pytest.fixture(scope="session")
-def tap(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tap's executable, in a virtualenv made once per run (shared by xdist workers)."""
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    return tap_executable(shared)
+def tap(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tap's executable, in a virtualenv of its own made once."""
+    return tap_python(request.config, tmp_path_factory, TAP).with_name("tap-salesforce")
 
 
 @pytest.fixture(scope="module")
