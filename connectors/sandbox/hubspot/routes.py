@@ -18,6 +18,7 @@ from leadsync.connectors.sandbox.hubspot.api import (
     get_contact,
     list_contacts,
     search_contacts,
+    update_contact,
 )
 from leadsync.connectors.sandbox.hubspot.dealapi import batch_read_deals
 from leadsync.connectors.sandbox.hubspot.objects import (
@@ -67,6 +68,7 @@ ROUTES: tuple[Route, ...] = (
     _route("POST", f"{_C}/batch/update", "contacts.batch_update", _W, batch_update_contacts),
     _route("POST", f"{_C}/search", "contacts.search", _R, search_contacts),
     _route("GET", f"{_C}/(?P<id>[^/]+)", "contacts.get", _R, get_contact),
+    _route("PATCH", f"{_C}/(?P<id>[^/]+)", "contacts.update", _W, update_contact),
     _route("GET", f"/crm/v3/properties/{_O}/groups", "properties.groups.list", _SR, list_groups),
     _route(
         "POST", f"/crm/v3/properties/{_O}/groups", "properties.groups.create", _SW, create_group
