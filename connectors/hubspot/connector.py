@@ -151,10 +151,8 @@ class HubSpotConnector:
         self.account = account
         what = f"HubSpot account {account.id!r}"
         self.paths = ApiPaths(account.api_version)
-        self.auth = auth or TokenSource(
-            account.hubspot_credentials(), what=what, host=account.host, paths=self.paths,
-            policy=policy, sleep=sleep,
-        )  # fmt: skip
+        self.auth = auth or TokenSource(account.hubspot_credentials(), what=what, host=account.host,
+                                        paths=self.paths, policy=policy, sleep=sleep)  # fmt: skip
         self.limiter = limiter or RateLimiter(
             window_limit=account.rate_limit,  # None: learnt from the first answer's headers
             buckets={"search": (5, 1.0)},
@@ -236,6 +234,9 @@ class HubSpotConnector:
                     kept.append(contact)
             nxt = next_after(body)
             nxt = object_id(nxt, "contacts.search (paging.next.after)") if nxt else None
+            if nxt is not None and int(nxt) <= offset:
+                raise CrmError(f"HubSpot's contacts.search cursor {nxt!r} does not advance from "
+                               f"offset {offset}: stopped instead of paging forever")  # fmt: skip
             if nxt is None or len(kept) >= self.group:
                 text = state.encode(floor)
                 if kept or skipped or text != cursor:

@@ -128,3 +128,13 @@ def test_a_malformed_object_id_is_a_crm_error_naming_call_and_value(
     with server, pytest.raises(CrmError) as caught:
         list(connect(server).all_leads(None))
     assert f"HubSpot's {call} answered a malformed object id {value}" in str(caught.value)
+
+
+def test_a_search_cursor_that_does_not_advance_stops_the_incremental_run(connect: Any) -> None:
+    page = {"results": [_contact("1")], "paging": {"next": {"after": "0"}}}
+    rules = [("POST", "/crm/objects/2026-03/contacts/search", 200, page), _EVENTS_403, _NO_OWNERS]
+    with (
+        Recorded(rules) as server,
+        pytest.raises(CrmError, match="cursor '0' does not advance from offset 0"),
+    ):
+        list(connect(server).changed_leads(None, lambda ids: {}))
