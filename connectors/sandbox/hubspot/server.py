@@ -187,7 +187,7 @@ class HubSpotSandbox:
 
     def endpoint_for(self, method: str, target: str) -> str:
         """The counter name of a request (``unknown`` for a path the sandbox does not serve)."""
-        path = unquote(urlsplit(target).path).rstrip("/") or "/"
+        path = to_legacy(unquote(urlsplit(target).path).rstrip("/") or "/")
         found = self.route_for(method, target)
         return found[2] if found else endpoint_name(method, path) or "unknown"
 
@@ -202,10 +202,10 @@ class HubSpotSandbox:
             message = f"No API at {method} {path}: this sandbox serves the {self.api} API only"
             endpoint = self.endpoint_for(method, target)
             return 404, error_body("OBJECT_NOT_FOUND", message), {}, endpoint
+        path = to_legacy(path)
         if (oauth := endpoint_name(method, path)) is not None:
             status, body = self.oauth.handle(path, split.query, raw)
             return status, body, {}, oauth
-        path = to_legacy(path)
         found = self.route_for(method, target)
         if found is None:
             return 404, error_body("OBJECT_NOT_FOUND", f"No API at {method} {path}"), {}, "unknown"

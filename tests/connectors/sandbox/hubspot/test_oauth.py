@@ -62,6 +62,7 @@ def test_errors_in_the_2026_03_and_v1_formats() -> None:
                              grant_type="refresh_token", client_id="app")  # fmt: skip
         assert status == 400 and body["error"] == "invalid_request"
         assert _post(sb, "/oauth/v1/token", refresh_token=refresh, **grant)[0] == 200
+        assert _post(sb, "/oauth/2026-09/token", refresh_token=refresh, **grant)[0] == 200
 
 
 def test_a_sandbox_serving_one_family_refuses_the_other_token_endpoint() -> None:
