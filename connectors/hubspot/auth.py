@@ -3,9 +3,9 @@
 Two ways in (``config.accounts.HubSpotCredentials``): a private-app / Service Key token,
 used as is, or OAuth: a refresh token exchanged (``grant_type=refresh_token``, every
 parameter in the form body) for an access token that lasts about 30 minutes, at
-``POST /oauth/2026-03/token`` — or ``POST /oauth/v1/token`` for a ``legacy`` account;
-HubSpot deprecates the v1 endpoint on 2027-02-16. HubSpot advises tracking the expiry
-yourself (a 401 is not a reliable refresh signal), so :meth:`TokenSource.token`
+``POST /oauth/2026-03/token``, whatever the account's ``api_version`` (HubSpot deprecates
+``POST /oauth/v1/token`` on 2027-02-16, before the legacy REST paths). HubSpot advises
+tracking the expiry yourself (a 401 is not a reliable refresh signal), so :meth:`TokenSource.token`
 refreshes ``margin`` before ``expires_in`` runs out; the connector rebuilds its API
 client whenever :attr:`TokenSource.generation` changes.
 

@@ -66,5 +66,6 @@ class ApiPaths:
         return f"/events/event-occurrences/{self.version}" if self.dated else "/events/v3/events"
 
     def oauth_token(self) -> str:
-        """The OAuth token endpoint: 2026-03 for every dated family, v1 for legacy."""
-        return f"/oauth/{OAUTH_VERSION}/token" if self.dated else "/oauth/v1/token"
+        """The OAuth token endpoint, 2026-03 in both families: the v1 one is deprecated on
+        2027-02-16, before the legacy REST paths, so a legacy account refreshes there too."""
+        return f"/oauth/{OAUTH_VERSION}/token"

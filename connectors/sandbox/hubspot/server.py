@@ -76,7 +76,8 @@ class HubSpotSandbox:
     appear"); 0 makes them searchable at once. Data comes from
     :func:`leadsync.connectors.sandbox.data.generate` with ``contacts``/``seed``/``as_of``.
     ``api`` (``"legacy"`` or ``"2026-03"``) serves that API family only, answering 404 on
-    the other one's paths, OAuth's included; None serves both.
+    the other one's REST paths (the OAuth endpoints of both stay: HubSpot serves v1 OAuth
+    until 2027-02-16, and any client may refresh at 2026-03); None serves both.
     """
 
     def __init__(
@@ -198,7 +199,8 @@ class HubSpotSandbox:
         split = urlsplit(target)
         path = unquote(split.path).rstrip("/") or "/"
         family = family_of(path)
-        if self.api is not None and family is not None and family != self.api:
+        oauth_path = path.startswith("/oauth/")
+        if self.api is not None and family not in (None, self.api) and not oauth_path:
             message = f"No API at {method} {path}: this sandbox serves the {self.api} API only"
             endpoint = self.endpoint_for(method, target)
             return 404, error_body("OBJECT_NOT_FOUND", message), {}, endpoint

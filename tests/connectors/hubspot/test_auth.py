@@ -1,5 +1,5 @@
-"""HubSpot OAuth: the refresh at the 2026-03 token endpoint (v1 for legacy accounts),
-against the sandbox's token endpoints and recorded failures (issue #16, #17 item 7)."""
+"""HubSpot OAuth: the refresh at the 2026-03 token endpoint (in both API families), against
+the sandbox's token endpoints and recorded answers (issue #16, #17 item 7)."""
 
 from __future__ import annotations
 
@@ -49,20 +49,30 @@ def test_oauth_refresh_gets_a_token_the_api_accepts(oauth: Any, api: str) -> Non
         assert connector.auth.token().startswith("sandbox-oauth-")
 
 
-@pytest.mark.parametrize(
-    ("api", "code"), [("2026-03", "invalid_grant"), ("legacy", "BAD_REFRESH_TOKEN")]
-)
-def test_a_refused_refresh_token_is_bad_credentials_in_both_formats(
-    oauth: Any, api: str, code: str
-) -> None:
+@pytest.mark.parametrize("api", ["2026-03", "legacy"])
+def test_a_refused_refresh_token_is_bad_credentials(oauth: Any, api: str) -> None:
     with HubSpotSandbox(contacts=5, api=api) as sandbox:
         sandbox.oauth.install("app-1", SECRET)
         connector = oauth(sandbox.url, "revoked-refresh-token", api_version=api)
         with pytest.raises(CrmAuthError) as caught:
             list(connector.all_leads(None))
     message = str(caught.value)
-    assert f"HTTP 400 {code}" in message and "re-authorize the app" in message
+    assert "HTTP 400 invalid_grant" in message and "re-authorize the app" in message
     assert SECRET not in message and "revoked-refresh-token" not in message
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"error": "invalid_client", "error_description": "bad client"}, "invalid_client"),
+        ({"status": "BAD_CLIENT_ID", "message": "missing or unknown client id"}, "BAD_CLIENT_ID"),
+    ],
+)
+def test_both_error_formats_are_understood(oauth: Any, body: dict[str, str], code: str) -> None:
+    server = Recorded([("POST", "/oauth/2026-03/token", 401, body)])
+    with server, pytest.raises(CrmAuthError, match=f"HTTP 401 {code}"):
+        oauth(server.url, "refresh-1").owners()
+    assert len(server.asked) == 1  # a refusal is not retried
 
 
 def test_a_5xx_from_the_token_endpoint_is_retried_not_bad_credentials(oauth: Any) -> None:

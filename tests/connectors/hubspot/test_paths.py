@@ -77,4 +77,4 @@ def test_dated_paths_follow_the_2026_03_reference() -> None:
     assert dated.events() == "/events/event-occurrences/2026-03"
     assert dated.owners() == "/crm/owners/2026-03"
     assert ApiPaths("2026-09").oauth_token() == "/oauth/2026-03/token"
-    assert legacy.oauth_token() == "/oauth/v1/token"
+    assert legacy.oauth_token() == "/oauth/2026-03/token"  # v1 goes before legacy REST

@@ -65,9 +65,10 @@ def test_errors_in_the_2026_03_and_v1_formats() -> None:
         assert _post(sb, "/oauth/2026-09/token", refresh_token=refresh, **grant)[0] == 200
 
 
-def test_a_sandbox_serving_one_family_refuses_the_other_token_endpoint() -> None:
-    with HubSpotSandbox(contacts=5, api="2026-03") as sb:
-        refresh = sb.oauth.install("app", "secret")
-        grant = {"grant_type": "refresh_token", "client_id": "app", "client_secret": "secret"}
-        assert _post(sb, "/oauth/v1/token", refresh_token=refresh, **grant)[0] == 404
-        assert _post(sb, "/oauth/2026-03/token", refresh_token=refresh, **grant)[0] == 200
+def test_both_token_endpoints_stay_whatever_the_api_family() -> None:
+    for api in ("2026-03", "legacy"):
+        with HubSpotSandbox(contacts=5, api=api) as sb:
+            refresh = sb.oauth.install("app", "secret")
+            grant = {"grant_type": "refresh_token", "client_id": "app", "client_secret": "secret"}
+            assert _post(sb, "/oauth/v1/token", refresh_token=refresh, **grant)[0] == 200
+            assert _post(sb, "/oauth/2026-03/token", refresh_token=refresh, **grant)[0] == 200
