@@ -330,7 +330,9 @@ class Account(_Strict):
 
     @field_validator("api_version", mode="before")
     @classmethod
-    def _api_version(cls, value: Any) -> str:
+    def _api_version(cls, value: Any, info: ValidationInfo) -> str:
+        if info.data.get("crm") == "salesforce":
+            raise ValueError("HubSpot only: a Salesforce account's API version is leadsync's own")
         return check_api_version(value)
 
     @field_validator("credentials")

@@ -94,6 +94,11 @@ def test_missing_env_var_says_which(tmp_path, monkeypatch):
             "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: T}, api_version: 2025-09}",
             "account 'acme': api_version: '2025-09' is not a HubSpot API version",
         ),
+        (
+            "accounts:\n  - {id: sf, crm: salesforce, credentials: {session_id: S, "
+            "instance_url: 'https://x.my.salesforce.com'}, api_version: legacy}",
+            "account 'sf': api_version: HubSpot only",
+        ),
     ],
 )
 def test_errors_name_account_and_field(tmp_path, text, message):
