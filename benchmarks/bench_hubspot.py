@@ -50,7 +50,7 @@ class RemoteSandbox:
     def __init__(self, contacts: int) -> None:
         command = [str(Path(sys.executable).with_name("leadsync")), "sandbox", "hubspot"]
         self.process = subprocess.Popen(
-            [*command, "--contacts", str(contacts), "--seed", "1"],
+            [*command, "--contacts", str(contacts), "--seed", "1", "--api", "2026-03"],
             stdout=subprocess.PIPE,
             text=True,
         )

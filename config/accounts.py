@@ -57,6 +57,23 @@ def parse_duration(value: Any) -> timedelta:
     raise ValueError("a duration like 90s, 15m, 2h or 1d")
 
 
+#: HubSpot's first date-based API version; it ships one each March and September.
+FIRST_DATED_VERSION = "2026-03"
+_DATED = re.compile(r"^(20\d\d)-(03|09)$")
+
+
+def check_api_version(value: Any) -> str:
+    """``legacy`` or a HubSpot date version from 2026-03 on (``YYYY-03`` or ``YYYY-09``)."""
+    text = str(value).strip() if isinstance(value, str | int | float) else ""
+    if text == "legacy" or (_DATED.match(text) and text >= FIRST_DATED_VERSION):
+        return text
+    raise ValueError(
+        f"{value!r} is not a HubSpot API version: use a date version such as 2026-03 or "
+        "2026-09 (HubSpot releases one each March and September, the first in 2026-03), "
+        "or legacy for the v3/v4 paths while HubSpot still serves them"
+    )
+
+
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
@@ -301,6 +318,8 @@ class Account(_Strict):
     daily_reserve: float = Field(default=0.1, ge=0, lt=1)
     """Share of the daily API quota left for the account's other integrations."""
     page_size: int | None = Field(default=None, ge=1)
+    api_version: str = "2026-03"
+    """HubSpot's API family: a date version (``2026-03``, ``2026-09``…) or ``legacy``."""
 
     salesforce: SalesforceOptions = SalesforceOptions()
 
@@ -308,6 +327,13 @@ class Account(_Strict):
     @classmethod
     def _https(cls, value: str | None) -> str | None:
         return check_crm_address(value)
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _api_version(cls, value: Any, info: ValidationInfo) -> str:
+        if info.data.get("crm") == "salesforce":
+            raise ValueError("HubSpot only: a Salesforce account's API version is leadsync's own")
+        return check_api_version(value)
 
     @field_validator("credentials")
     @classmethod

@@ -217,6 +217,10 @@ def sandbox(
             "one converted, so the sync no longer reads them)."
         ),
     ] = False,
+    api: Annotated[
+        str | None,
+        typer.Option(help="HubSpot: serve only the legacy or the 2026-03 API (default both)."),
+    ] = None,
 ) -> None:
     """Run a sandbox CRM in the foreground and print how to point a client at it."""
     from leadsync.connectors.sandbox.faults import Faults
@@ -225,6 +229,8 @@ def sandbox(
         Faults.parse(faults)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--faults") from None
+    if api not in (None, "legacy", "2026-03"):
+        raise typer.BadParameter(f"{api!r}: use legacy or 2026-03", param_hint="--api")
     if crm == "leads":
         _print_generated_leads(contacts, seed)
     elif crm == "hubspot":
@@ -236,6 +242,7 @@ def sandbox(
             seed=seed,
             profile=profile,
             faults=faults,
+            api=api,
             print_fn=lambda line: print(line, flush=True),
         )
     elif crm == "salesforce":

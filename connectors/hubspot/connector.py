@@ -48,6 +48,7 @@ from leadsync.connectors.base import (
     TaskState,
     register,
 )
+from leadsync.connectors.hubspot.answers import Pages, next_after, object_id, object_ids
 from leadsync.connectors.hubspot.auth import TokenSource
 from leadsync.connectors.hubspot.contacts import (
     DEFAULT_MAPPING,
@@ -67,6 +68,7 @@ from leadsync.connectors.hubspot.engagement import (
 )
 from leadsync.connectors.hubspot.http import HubSpotHttp
 from leadsync.connectors.hubspot.outcomes import read_outcomes
+from leadsync.connectors.hubspot.paths import ApiPaths
 from leadsync.connectors.hubspot.writes import HubSpotWriter, batch_read
 from leadsync.connectors.ratelimit import RateLimiter
 from leadsync.connectors.retry import RetryPolicy
@@ -96,11 +98,6 @@ BATCH_LIMITS = {
     "associations.": 1000,
 }
 _Group = list[tuple[list[dict[str, Any]], str | None, int]]
-
-
-def _next(body: dict[str, Any]) -> str | None:
-    """``paging.next.after`` of a page, or None on the last one."""
-    return ((body.get("paging") or {}).get("next") or {}).get("after")
 
 
 class _Cursor:
@@ -153,7 +150,9 @@ class HubSpotConnector:
     ) -> None:
         self.account = account
         what = f"HubSpot account {account.id!r}"
-        self.auth = auth or TokenSource(account.hubspot_credentials(), what=what, host=account.host)
+        self.paths = ApiPaths(account.api_version)
+        self.auth = auth or TokenSource(account.hubspot_credentials(), what=what, host=account.host,
+                                        paths=self.paths, policy=policy, sleep=sleep)  # fmt: skip
         self.limiter = limiter or RateLimiter(
             window_limit=account.rate_limit,  # None: learnt from the first answer's headers
             buckets={"search": (5, 1.0)},
@@ -164,7 +163,7 @@ class HubSpotConnector:
         self.http = HubSpotHttp(
             self.auth, host=account.host, limiter=self.limiter, policy=policy, sleep=sleep
         )
-        self.writer = HubSpotWriter(self.http, account)
+        self.writer = HubSpotWriter(self.http, account, self.paths)
         self.mapping = {**DEFAULT_MAPPING, **account.mapping}
         self.properties = contact_properties(self.mapping, account.fields)
         self.list_page = min(account.page_size or 100, 100)
@@ -172,6 +171,7 @@ class HubSpotConnector:
         self.overlap_ms = int(overlap.total_seconds() * 1000)
         self.group = group
         self.clock = clock
+        self.count_check = 10_000  # records a list reads before checking the portal's count
         self._events_api: bool | None = None
         self._active_owners: set[str] | None = None
         self.unknown_events = 0
@@ -183,18 +183,14 @@ class HubSpotConnector:
         """Every contact through the list endpoint; ``cursor`` is HubSpot's ``after``."""
         after = cursor
         contacts: list[dict[str, Any]] = []
+        pages = Pages("contacts.list", total=self._contact_total, check_after=self.count_check)
         while True:
-            body = self.http.call(
-                "contacts.list",
-                "crm.contacts.basic_api.get_page",
-                limit=self.list_page,
-                after=after,
-                properties=self.properties,
-                archived=False,
-                safe=True,
-            ).body
-            contacts += body.get("results") or []
-            after = _next(body)
+            query = {"limit": self.list_page, "after": after, "properties": self.properties}
+            path = self.paths.objects("contacts")
+            body = self.http.request("contacts.list", "GET", path, query=query, safe=True).body
+            found = body.get("results") or []
+            after = pages.next(body, object_ids(found, "contacts.list"))
+            contacts += found
             if after is None or len(contacts) >= self.group:
                 if contacts:
                     yield LeadPage(self._leads(contacts), after)
@@ -217,6 +213,7 @@ class HubSpotConnector:
         skipped = 0
         while True:
             body = self._search(query_from, offset)
+            object_ids(body.get("results") or [], "contacts.search")
             fresh: list[tuple[dict[str, Any], int]] = []
             for contact in body.get("results") or []:
                 at = stamp(contact)
@@ -235,7 +232,11 @@ class HubSpotConnector:
                     skipped += 1
                 else:
                     kept.append(contact)
-            nxt = _next(body)
+            nxt = next_after(body)
+            nxt = object_id(nxt, "contacts.search (paging.next.after)") if nxt else None
+            if nxt is not None and int(nxt) <= offset:
+                raise CrmError(f"HubSpot's contacts.search cursor {nxt!r} does not advance from "
+                               f"offset {offset}: stopped instead of paging forever")  # fmt: skip
             if nxt is None or len(kept) >= self.group:
                 text = state.encode(floor)
                 if kept or skipped or text != cursor:
@@ -264,13 +265,19 @@ class HubSpotConnector:
         }
         if offset:
             request["after"] = str(offset)
-        return self.http.call(
-            "contacts.search",
-            "crm.contacts.search_api.do_search",
-            request,
-            safe=True,
-            kind="search",
+        path = self.paths.objects("contacts", "search")
+        return self.http.request(
+            "contacts.search", "POST", path, body=request, safe=True, kind="search"
         ).body
+
+    def _contact_total(self) -> int | None:
+        """How many contacts the portal holds (a search's ``total``), for :class:`Pages`."""
+        body = self.http.request(
+            "contacts.search", "POST", self.paths.objects("contacts", "search"),
+            body={"limit": 1, "properties": ["hs_object_id"]}, safe=True, kind="search",
+        ).body  # fmt: skip
+        total = body.get("total")
+        return total if isinstance(total, int) and not isinstance(total, bool) else None
 
     def cursor_at(self, moment: datetime) -> str:
         """An incremental cursor for changes at or after ``moment``."""
@@ -299,7 +306,7 @@ class HubSpotConnector:
         """Where these tasks stand (batch reads of 100); a task not found was deleted."""
         found = {
             str(task["id"]): task.get("properties") or {}
-            for task in batch_read(self.http, "tasks", task_ids,
+            for task in batch_read(self.http, self.paths, "tasks", task_ids,
                                    ["hs_task_status", "hs_timestamp"], missing_ok=True)
         }  # fmt: skip
         return {
@@ -341,12 +348,11 @@ class HubSpotConnector:
                 continue
             linked = self.writer.associations("contacts", object_type, hinted)
             wanted = sorted({o for objs in linked.values() for o in objs})
-            objects = {
-                o["id"]: o
-                for o in batch_read(self.http, object_type, wanted, list(names), missing_ok=True)
-            }
-            for contact_id, object_ids in linked.items():
-                found = [objects[o] for o in object_ids if o in objects]
+            read = batch_read(self.http, self.paths, object_type, wanted, list(names),
+                              missing_ok=True)  # fmt: skip
+            objects = {o["id"]: o for o in read}
+            for contact_id, linked_ids in linked.items():
+                found = [objects[o] for o in linked_ids if o in objects]
                 events[contact_id] += engagement_events(object_type, found)
         active = self._owners_active()
         out = []
@@ -369,17 +375,13 @@ class HubSpotConnector:
         """The contact's events API occurrences; None when the account has no events API."""
         out: list[Event] = []
         after: str | None = None
+        pages = Pages("events.list")
         while True:
-            response = self.http.call(
-                "events.list",
-                "events.events_api.get_page",
-                object_type="contact",
-                object_id=int(contact_id),
-                limit=100,
-                after=after,
-                safe=True,
+            query = {"objectType": "contact", "objectId": contact_id, "limit": 100, "after": after}
+            response = self.http.request(
+                "events.list", "GET", self.paths.events(), query=query, safe=True,
                 accept=() if self._events_api else (403,),
-            )
+            )  # fmt: skip
             if response.status == 403:  # no Enterprise tier, or no event-detail scopes
                 log.info(
                     "HubSpot events API unavailable, using contact rollups: %s",
@@ -392,7 +394,7 @@ class HubSpotConnector:
             found, unknown = api_events(body.get("results") or [])
             out += found
             self.unknown_events += unknown
-            after = _next(body)
+            after = pages.next(body, [str(o.get("id")) for o in body.get("results") or []])
             if not after:
                 return out
 
@@ -434,19 +436,16 @@ class HubSpotConnector:
     def _owners(self, *, archived: bool) -> list[CrmOwner]:
         out: list[CrmOwner] = []
         after: str | None = None
+        pages = Pages("owners.list")
         while True:
-            body = self.http.call(
-                "owners.list",
-                "crm.owners.owners_api.get_page",
-                limit=500,
-                after=after,
-                archived=archived,
-                safe=True,
-            ).body
-            for o in body.get("results") or []:
+            query = {"limit": 500, "after": after, "archived": "true" if archived else None}
+            path = self.paths.owners()
+            body = self.http.request("owners.list", "GET", path, query=query, safe=True).body
+            found = body.get("results") or []
+            for o, oid in zip(found, object_ids(found, "owners.list"), strict=True):
                 name = " ".join(p for p in (o.get("firstName"), o.get("lastName")) if p)
-                out.append(CrmOwner(str(o["id"]), o.get("email"), name or None, not archived))
-            after = _next(body)
+                out.append(CrmOwner(oid, o.get("email"), name or None, not archived))
+            after = pages.next(body, [o.id for o in out])
             if not after:
                 return out
 

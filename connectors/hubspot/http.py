@@ -1,13 +1,20 @@
-"""Every HubSpot request of one connector: SDK clients, rate limiter, retries, usage.
+"""Every HubSpot request of one connector: the client, rate limiter, retries, usage.
 
-The connector never calls hubspot-api-client directly: it names an endpoint and an SDK
-method (``"crm.contacts.batch_api.update"``) and :meth:`HubSpotHttp.call` runs it under
-the account's :class:`~leadsync.connectors.ratelimit.RateLimiter` and
-:func:`leadsync.connectors.retry.call`. Calls use ``_preload_content=False``: the raw
-JSON is parsed here (the SDK's model deserialization costs more than the request on
-large pages) and the ``X-HubSpot-RateLimit-*`` headers of every answer, success or
-error, are fed to the limiter. SDK API objects are built once per access token (each
-``HubSpot().crm…`` access builds a new connection pool otherwise).
+The connector names an endpoint (``"contacts.batch_update"``, the sandbox's counter name
+too), a method and a path (:class:`~leadsync.connectors.hubspot.paths.ApiPaths`), and
+:meth:`HubSpotHttp.request` sends it under the account's
+:class:`~leadsync.connectors.ratelimit.RateLimiter` and
+:func:`leadsync.connectors.retry.call`.
+
+Requests go through hubspot-api-client's generated ``ApiClient.call_api``: it still
+does what it did well (the Bearer header, urllib3 connection pooling, timeouts, its
+``ApiException`` with status, body and headers), and it sends any path. Its typed
+``*_api`` methods are not used: release 12.0.0 builds only the legacy ``/crm/v3``,
+``/crm/v4`` paths, and its ``HubSpot.api_request`` opens a new connection per call with
+no timeout. Answers are read raw (``_preload_content=False``) and parsed here (the
+SDK's model deserialization costs more than the request on large pages); the
+``X-HubSpot-RateLimit-*`` headers of every answer, success or error, feed the limiter.
+One ``ApiClient`` (one pool) serves every call of a token; a new token gets a new one.
 """
 
 from __future__ import annotations
@@ -21,17 +28,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import urllib3
-from hubspot import HubSpot
+from hubspot.crm.contacts import ApiClient, Configuration
 from urllib3.util.retry import Retry
 
 from leadsync.connectors.hubspot.auth import DEFAULT_HOST, TokenSource
 from leadsync.connectors.ratelimit import RateLimiter, parse_hubspot_headers
 from leadsync.connectors.retry import Failure, RetryPolicy, call
 
-__all__ = ["HubSpotHttp", "Response", "describe"]
+__all__ = ["HubSpotHttp", "Query", "Response", "describe"]
 
 #: Connect and read timeouts of every request, seconds.
 TIMEOUT = (10.0, 120.0)
+#: Query parameters in order; a list value repeats the name (``properties=a&properties=b``).
+Query = Mapping[str, str | int | list[str] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,49 +118,65 @@ class HubSpotHttp:
         self.calls: Counter[str] = Counter()
         self.items: Counter[str] = Counter()
         """Inputs sent to batch endpoints, or results read from the others, by endpoint."""
-        self._apis: dict[str, Any] = {}
+        self._client: Any = None
         self._generation = -1
         self._lock = threading.Lock()
 
-    def api(self, path: str) -> Any:
-        """The SDK API object at ``path`` (``"crm.contacts.basic_api"``), for the current token."""
+    def client(self) -> Any:
+        """The SDK ``ApiClient`` for the current token (rebuilt when the token changes)."""
         token = self.auth.token()
         with self._lock:
-            if self._generation != self.auth.generation:
-                self._close_apis()
+            if self._client is None or self._generation != self.auth.generation:
+                self._close_client()
+                config = Configuration(host=self.host)
+                config.access_token, config.retries = token, Retry(0)
+                self._client = ApiClient(configuration=config)
                 self._generation = self.auth.generation
-            api = self._apis.get(path)
-            if api is None:
-                api = HubSpot(access_token=token, host=self.host, retry=Retry(0))
-                for part in path.split("."):
-                    api = getattr(api, part)
-                self._apis[path] = api
-            return api
+            return self._client
 
-    def call(
+    def request(
         self,
         name: str,
         method: str,
-        *args: Any,
+        path: str,
+        *,
+        query: Query | None = None,
+        body: dict[str, Any] | None = None,
         safe: bool,
         kind: str = "default",
         accept: tuple[int, ...] = (),
-        **kwargs: Any,
     ) -> Response:
-        """Run SDK ``method`` (``"crm.contacts.batch_api.update"``) as endpoint ``name``.
+        """Send ``method path`` as endpoint ``name`` (its counter and its retry budget).
 
-        ``safe``: repeating it has no further effect (reads, updates with the same
-        values); unsafe calls are not retried after a 5xx or a lost connection.
-        ``accept``: error statuses returned as a :class:`Response` (e.g. 404 on a GET
-        that may find nothing) instead of raised.
+        ``query`` values are sent as given (booleans as ``"true"``/``"false"`` text:
+        the caller writes them); None values are left out. ``safe``: repeating it has no
+        further effect (reads, updates with the same values); unsafe calls are not
+        retried after a 5xx or a lost connection. ``accept``: error statuses returned
+        as a :class:`Response` (e.g. 404 on a GET that may find nothing) instead of raised.
         """
-        path, _, attr = method.rpartition(".")
+        params: list[tuple[str, str]] = []
+        for key, value in (query or {}).items():
+            if isinstance(value, list):
+                params += [(key, str(v)) for v in value]
+            elif value is not None:
+                params.append((key, str(value)))
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
 
         def attempt() -> Response:
             self.calls[name] += 1
-            fn: Callable[..., Any] = getattr(self.api(path), attr)
             try:
-                raw = fn(*args, _preload_content=False, _request_timeout=TIMEOUT, **kwargs)
+                raw = self.client().call_api(
+                    path,
+                    method,
+                    query_params=list(params),
+                    header_params=dict(headers),
+                    body=body,
+                    auth_settings=["oauth2"],
+                    _preload_content=False,
+                    _request_timeout=TIMEOUT,
+                )
             except Exception as exc:
                 status = getattr(exc, "status", None)
                 if status in accept and hasattr(exc, "body"):
@@ -160,8 +185,7 @@ class HubSpotHttp:
             self.limiter.observe_hubspot(parse_hubspot_headers(dict(raw.headers)))
             data = json.loads(raw.data) if raw.data else {}
             data = data if isinstance(data, dict) else {}
-            sent = args[-1] if args and isinstance(args[-1], dict) else {}
-            self.items[name] += len(sent.get("inputs") or data.get("results") or [])
+            self.items[name] += len((body or {}).get("inputs") or data.get("results") or [])
             return Response(raw.status, data)
 
         def observe(exc: BaseException) -> Failure | None:
@@ -183,17 +207,15 @@ class HubSpotHttp:
             sleep=self.sleep,
         )
 
-    def _close_apis(self) -> None:
-        for api in self._apis.values():
-            client = getattr(api, "api_client", None)
-            if client is not None:
-                client.close()
-                pool = getattr(getattr(client, "rest_client", None), "pool_manager", None)
-                if pool is not None:
-                    pool.clear()
-        self._apis.clear()
+    def _close_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+            pool = getattr(getattr(client, "rest_client", None), "pool_manager", None)
+            if pool is not None:
+                pool.clear()
 
     def close(self) -> None:
-        """Close every connection pool."""
+        """Close the connection pool."""
         with self._lock:
-            self._close_apis()
+            self._close_client()

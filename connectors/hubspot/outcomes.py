@@ -58,7 +58,7 @@ def read_outcomes(
     wanted = sorted({d for deals in linked.values() for d in deals})
     deals = {
         str(d["id"]): d.get("properties") or {}
-        for d in batch_read(http, "deals", wanted, DEAL_PROPERTIES, missing_ok=True)
+        for d in batch_read(http, writer.paths, "deals", wanted, DEAL_PROPERTIES, missing_ok=True)
     }
     return {
         str(c["id"]): dataclasses.replace(

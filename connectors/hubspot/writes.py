@@ -19,8 +19,10 @@ from typing import Any, TypeVar
 
 from leadsync.config.accounts import Account
 from leadsync.connectors.base import BatchResult, ScoreWrite, TaskRequest
+from leadsync.connectors.hubspot.answers import object_id, object_ids
 from leadsync.connectors.hubspot.engagement import parse_time
 from leadsync.connectors.hubspot.http import HubSpotHttp, Response
+from leadsync.connectors.hubspot.paths import ApiPaths
 from leadsync.errors import CrmAuthError, CrmError, CrmPermissionError, CrmRateLimited
 from leadsync.scoring.lead import FEEDBACK
 
@@ -64,28 +66,26 @@ def _expected(error: dict[str, Any]) -> bool:
 
 def batch_read(
     http: HubSpotHttp,
+    paths: ApiPaths,
     object_type: str,
     ids: Sequence[str],
     properties: list[str],
     *,
     missing_ok: bool,
 ) -> list[dict[str, Any]]:
-    """Objects by id, 100 a call; transient per-input errors retried once, then raised."""
-    method = (
-        f"crm.{object_type}.batch_api.read"
-        if object_type in ("contacts", "deals")
-        else f"crm.objects.{object_type}.batch_api.read"
-    )
+    """Objects by id, 100 a call; transient per-input errors retried once, then raised.
+    (``archived`` is left at its default, false: sending it is not needed.)"""
+    name, path = f"{object_type}.batch_read", paths.objects(object_type, "batch", "read")
     out: list[dict[str, Any]] = []
     for chunk in chunks(list(dict.fromkeys(ids)), 100):
         pending, tries = list(chunk), 0
         while pending:
             tries += 1
             body = {"inputs": [{"id": i} for i in pending], "properties": properties}
-            response = http.call(
-                f"{object_type}.batch_read", method, body, archived=False, safe=True
-            )
-            out += response.body.get("results") or []
+            response = http.request(name, "POST", path, body=body, safe=True)
+            found = response.body.get("results") or []
+            object_ids(found, name)
+            out += found
             retry: list[str] = []
             for error in errors_of(response):
                 if _expected(error) and missing_ok:
@@ -101,16 +101,17 @@ def batch_read(
 class HubSpotWriter:
     """Score fields, score write-back, tasks and their reconciliation for one account."""
 
-    def __init__(self, http: HubSpotHttp, account: Account) -> None:
+    def __init__(self, http: HubSpotHttp, account: Account, paths: ApiPaths) -> None:
         self.http = http
         self.account = account
+        self.paths = paths
         self.what = f"HubSpot account {account.id!r}"
 
     # -------------------------------------------------------------------- reads
 
     def read_contacts(self, ids: Sequence[str], properties: list[str]) -> list[dict[str, Any]]:
         """Contacts by id; ids that do not exist are left out."""
-        return batch_read(self.http, "contacts", ids, properties, missing_ok=True)
+        return batch_read(self.http, self.paths, "contacts", ids, properties, missing_ok=True)
 
     def associations(self, src: str, dst: str, ids: Sequence[str]) -> dict[str, list[str]]:
         """``src`` id → associated ``dst`` ids (associations v4 batch read, 1,000 a call)."""
@@ -119,17 +120,14 @@ class HubSpotWriter:
             pending, tries = list(chunk), 0
             while pending:
                 tries += 1
-                response = self.http.call(
-                    f"associations.{src}_{dst}.batch_read",
-                    "crm.associations.v4.batch_api.get_page",
-                    src,
-                    dst,
-                    {"inputs": [{"id": i} for i in pending]},
-                    safe=True,
-                )
+                name = f"associations.{src}_{dst}.batch_read"
+                response = self.http.request(
+                    name, "POST", self.paths.associations(src, dst),
+                    body={"inputs": [{"id": i} for i in pending]}, safe=True,
+                )  # fmt: skip
                 for item in response.body.get("results") or []:
-                    source = str((item.get("from") or {}).get("id"))
-                    linked = [str(t.get("toObjectId")) for t in item.get("to") or []]
+                    source = object_id((item.get("from") or {}).get("id"), name)
+                    linked = [object_id(t.get("toObjectId"), name) for t in item.get("to") or []]
                     out.setdefault(source, []).extend(linked)
                 retry: list[str] = []
                 for error in errors_of(response):
@@ -174,35 +172,23 @@ class HubSpotWriter:
         ]  # fmt: skip
         created: list[str] = []
         try:
-            group = self.http.call(
-                "properties.groups.get",
-                "crm.properties.groups_api.get_by_name",
-                "contacts",
-                GROUP["name"],
-                safe=True,
-                accept=(404,),
-            )
+            group = self.http.request(
+                "properties.groups.get", "GET", self.paths.groups("contacts", GROUP["name"]),
+                safe=True, accept=(404,),
+            )  # fmt: skip
             if group.status == 404:
-                self.http.call(
-                    "properties.groups.create",
-                    "crm.properties.groups_api.create",
-                    "contacts",
-                    GROUP,
-                    safe=True,
-                    accept=(409,),  # it exists: the goal of the call
-                )
+                self.http.request(
+                    "properties.groups.create", "POST", self.paths.groups("contacts"),
+                    body=GROUP, safe=True, accept=(409,),  # it exists: the goal of the call
+                )  # fmt: skip
             for spec in wanted:
                 found = self._property(spec["name"])
                 if found.status == 404:
                     body = {**spec, "groupName": GROUP["name"], "description": "Set by leadsync."}
-                    made = self.http.call(
-                        "properties.create",
-                        "crm.properties.core_api.create",
-                        "contacts",
-                        body,
-                        safe=True,
-                        accept=(409,),
-                    )
+                    made = self.http.request(
+                        "properties.create", "POST", self.paths.properties("contacts"),
+                        body=body, safe=True, accept=(409,),
+                    )  # fmt: skip
                     created.append(spec["name"])
                     if made.status != 409:
                         continue
@@ -228,14 +214,10 @@ class HubSpotWriter:
         return created
 
     def _property(self, name: str) -> Response:
-        return self.http.call(
-            "properties.get",
-            "crm.properties.core_api.get_by_name",
-            "contacts",
-            name,
-            safe=True,
-            accept=(404,),
-        )
+        return self.http.request(
+            "properties.get", "GET", self.paths.properties("contacts", name),
+            safe=True, accept=(404,),
+        )  # fmt: skip
 
     def _check_type(self, current: dict[str, Any], spec: dict[str, Any]) -> None:
         """Refuse a property whose type cannot hold what leadsync writes there."""
@@ -260,14 +242,10 @@ class HubSpotWriter:
             for i, o in enumerate(current.get("options") or [])
             if o.get("value") not in tiers
         ]
-        self.http.call(
-            "properties.update",
-            "crm.properties.core_api.update",
-            "contacts",
-            current["name"],
-            {"options": options + old},
-            safe=True,
-        )
+        self.http.request(
+            "properties.update", "PATCH", self.paths.properties("contacts", current["name"]),
+            body={"options": options + old}, safe=True,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------- scores
 
@@ -303,8 +281,9 @@ class HubSpotWriter:
         """One batch update; returns the writes to try again."""
         body = {"inputs": [{"id": w.lead_id, "properties": self._properties(w)} for w in chunk]}
         try:
-            response = self.http.call(
-                "contacts.batch_update", "crm.contacts.batch_api.update", body, safe=True
+            path = self.paths.objects("contacts", "batch", "update")
+            response = self.http.request(
+                "contacts.batch_update", "POST", path, body=body, safe=True
             )
         except (CrmAuthError, CrmRateLimited):
             raise
@@ -316,7 +295,8 @@ class HubSpotWriter:
         for item in response.body.get("results") or []:
             at = parse_time((item.get("properties") or {}).get("lastmodifieddate"))
             at = at or parse_time(item.get("updatedAt"))
-            result.done[str(item["id"])] = str(int(at.timestamp() * 1000)) if at else ""
+            done = object_id(item.get("id"), "contacts.batch_update")
+            result.done[done] = str(int(at.timestamp() * 1000)) if at else ""
         again: list[ScoreWrite] = []
         for error in errors_of(response):
             message = f"{error.get('category', 'ERROR')}: {error.get('message', 'no message')}"
@@ -346,7 +326,9 @@ class HubSpotWriter:
         linked = self.associations("contacts", "tasks", leads)
         task_ids = sorted({t for ts in linked.values() for t in ts})
         found: dict[str, str] = {}
-        for task in batch_read(self.http, "tasks", task_ids, ["hs_task_body"], missing_ok=True):
+        for task in batch_read(
+            self.http, self.paths, "tasks", task_ids, ["hs_task_body"], missing_ok=True
+        ):
             body = str((task.get("properties") or {}).get("hs_task_body") or "")
             for key in MARKER.findall(body):
                 if key in wanted:
@@ -413,13 +395,10 @@ class HubSpotWriter:
         if fence is not None:
             fence()
         try:
-            response = self.http.call(
-                "tasks.batch_create",
-                "crm.objects.tasks.batch_api.create",
-                body,
-                safe=False,
-                accept=(400,),
-            )
+            response = self.http.request(
+                "tasks.batch_create", "POST", self.paths.objects("tasks", "batch", "create"),
+                body=body, safe=False, accept=(400,),
+            )  # fmt: skip
         except (CrmAuthError, CrmRateLimited):
             raise
         except CrmError as exc:  # the tasks may or may not exist: look before creating
@@ -431,7 +410,7 @@ class HubSpotWriter:
             for item in response.body.get("results") or []:
                 text = str((item.get("properties") or {}).get("hs_task_body") or "")
                 for key in MARKER.findall(text):
-                    result.done[key] = str(item["id"])
+                    result.done[key] = object_id(item.get("id"), "tasks.batch_create")
             for error in errors_of(response):
                 if _transient(error):
                     continue  # not created: retried below, after a look

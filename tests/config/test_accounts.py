@@ -85,6 +85,20 @@ def test_missing_env_var_says_which(tmp_path, monkeypatch):
             "accounts[0]: id: Field required",
         ),
         ("[]", "an accounts file is a mapping"),
+        (
+            "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: T}, api_version: v3}",
+            "account 'acme': api_version: 'v3' is not a HubSpot API version: use a date version "
+            "such as 2026-03 or 2026-09",
+        ),
+        (
+            "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: T}, api_version: 2025-09}",
+            "account 'acme': api_version: '2025-09' is not a HubSpot API version",
+        ),
+        (
+            "accounts:\n  - {id: sf, crm: salesforce, credentials: {session_id: S, "
+            "instance_url: 'https://x.my.salesforce.com'}, api_version: legacy}",
+            "account 'sf': api_version: HubSpot only",
+        ),
     ],
 )
 def test_errors_name_account_and_field(tmp_path, text, message):
@@ -100,3 +114,11 @@ def test_an_inline_token_is_refused_without_being_echoed(tmp_path):
         load_accounts(write(tmp_path, text))
     assert "never write the secret itself" in str(caught.value)
     assert "pat-na1" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("given", "kept"), [(None, "2026-03"), ("2026-09", "2026-09"),
+                                             ("legacy", "legacy")])  # fmt: skip
+def test_the_hubspot_api_version_defaults_to_2026_03(tmp_path, given, kept):
+    extra = f", api_version: '{given}'" if given else ""
+    text = f"accounts:\n  - {{id: acme, crm: hubspot, credentials: {{token: T}}{extra}}}"
+    assert load_accounts(write(tmp_path, text)).get("acme").api_version == kept

@@ -59,7 +59,12 @@ HubFactory = Callable[..., Hub]
 
 @pytest.fixture
 def make_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubFactory]:
-    """``make_hub(contacts=, profile=, faults=, scopes=, token=, **account fields)``."""
+    """``make_hub(contacts=, profile=, faults=, scopes=, token=, api=, **account fields)``.
+
+    The sandbox serves only the API family the account speaks (``api``: default the
+    account's ``api_version``, 2026-03 unless it says legacy), so every connector test
+    proves the connector calls the family it should.
+    """
     opened: list[Hub] = []
 
     def make(
@@ -71,8 +76,10 @@ def make_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubFactory]:
         scopes: set[str] | None = None,
         token: str | None = None,
         connector: dict[str, Any] | None = None,
+        api: str | None = None,
         **account: Any,
     ) -> Hub:
+        api = api or ("legacy" if account.get("api_version") == "legacy" else "2026-03")
         sandbox = HubSpotSandbox(
             contacts=contacts,
             seed=seed,
@@ -82,6 +89,7 @@ def make_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubFactory]:
             search_per_second=10_000,
             ten_second_limit=10**6,
             window_s=0.2,  # the fast limiter's: a 429's headers say how long to wait
+            api=api,
         ).start()
         env = f"LEADSYNC_TEST_HUBSPOT_TOKEN_{next(_numbers)}"
         chosen = token or ("pat-limited" if scopes is not None else sandbox.token)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import threading
 
+import urllib3
 from hubspot import HubSpot
 from polling import LEADSYNC
 
@@ -59,3 +60,34 @@ def test_bad_fault_spec_is_a_usage_error():
     )
     assert done.returncode == 2
     assert "unknown fault 'bogus'" in done.stderr
+
+
+def test_hubspot_sandbox_can_serve_the_dated_api_only():
+    process = subprocess.Popen(
+        [LEADSYNC, "sandbox", "hubspot", "--contacts", "30", "--api", "2026-03"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = read_until(process, r"2026-03 API only\) at (http://127\.0\.0\.1:\d+)").group(1)
+        token = read_until(process, r"token:\s+(\S+)").group(1)
+        pool, auth = urllib3.PoolManager(), {"Authorization": f"Bearer {token}"}
+        dated = pool.request("GET", f"{url}/crm/objects/2026-03/contacts?limit=5", headers=auth)
+        legacy = pool.request("GET", f"{url}/crm/v3/objects/contacts?limit=5", headers=auth)
+        assert (dated.status, len(dated.json()["results"]), legacy.status) == (200, 5, 404)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_an_unknown_api_family_is_a_usage_error():
+    done = subprocess.run(
+        [LEADSYNC, "sandbox", "hubspot", "--api", "v3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "legacy or 2026-03" in done.stderr

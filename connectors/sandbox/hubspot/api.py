@@ -319,6 +319,24 @@ def batch_update_contacts(req: ApiRequest) -> Result:
     return _batch(results, errors)
 
 
+def update_contact(req: ApiRequest) -> Result:
+    """``PATCH …/contacts/{id}`` (``idProperty=email`` allowed): 404 if unknown, 400 on a bad
+    property value, else the contact with the properties written."""
+    assert req.match
+    body = req.body
+    if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
+        return _bad("Invalid input JSON: the body needs 'properties'.")
+    key = _key_of(req, req.match["id"], req.arg("idProperty"))
+    if key is None:
+        return _not_found()
+    errs = property_value_errors(req.store.props["contacts"], body["properties"])
+    if errs:
+        return _bad(validation_message(errs))
+    req.store.write_contact(key, body["properties"])
+    names = ["hs_object_id", "lastmodifieddate", *body["properties"]]
+    return 200, req.store.contact_json(key, names)
+
+
 def search_contacts(req: ApiRequest) -> Result:
     """``POST …/contacts/search``: validated, evaluated over the index view, paged by offset."""
     defs = req.store.props["contacts"]

@@ -18,6 +18,7 @@ from leadsync.connectors.sandbox.hubspot.api import (
     get_contact,
     list_contacts,
     search_contacts,
+    update_contact,
 )
 from leadsync.connectors.sandbox.hubspot.customobjects import get_schema, list_schemas
 from leadsync.connectors.sandbox.hubspot.legacy import legacy_properties, retired_api
@@ -113,6 +114,7 @@ ROUTES: tuple[Route, ...] = (
     _route("GET", "/(?P<api>contacts)/v1/lists(?:/.*)?", "legacy.retired", _R, retired_api),
     _route("POST", "/(?P<api>contacts)/v1/lists(?:/.*)?", "legacy.retired", _R, retired_api),
     _route("GET", "/(?P<api>owners)/v2(?:/.*)?", "legacy.retired", _R, retired_api),
+    _route("PATCH", f"{_C}/(?P<id>[^/]+)", "contacts.update", _W, update_contact),
     _route("GET", f"/crm/v3/properties/{_O}/groups", "properties.groups.list", _SR, list_groups),
     _route(
         "POST", f"/crm/v3/properties/{_O}/groups", "properties.groups.create", _SW, create_group

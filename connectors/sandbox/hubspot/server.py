@@ -8,6 +8,9 @@ connector meets HubSpot's real limits and failure modes without an account:
 - the rolling ten-second limit per token, the 5/s search limit, a daily limit,
   ``X-HubSpot-RateLimit-*`` headers (none on search) and 429 bodies with policyName;
 - the Enterprise-only events API (403 on the starter and professional profiles);
+- both API families, date-based (``/crm/objects/2026-03/…``) and legacy
+  (``/crm/v3/…``), from one route table (:mod:`.versions`); ``api=`` refuses the other;
+- OAuth apps and the v1 and 2026-03 token endpoints (:mod:`.oauth`);
 - injected faults (:class:`~leadsync.connectors.sandbox.faults.Faults`) and request
   counters, readable from Python and over ``/__sandbox/*`` admin endpoints.
 
@@ -37,9 +40,11 @@ from leadsync.connectors.sandbox.data import generate
 from leadsync.connectors.sandbox.faults import Counters, Faults
 from leadsync.connectors.sandbox.hubspot.api import ApiRequest, Route, error_body
 from leadsync.connectors.sandbox.hubspot.limits import RateLimiter, rate_limit_body
+from leadsync.connectors.sandbox.hubspot.oauth import OAuthApps, endpoint_name
 from leadsync.connectors.sandbox.hubspot.objecttypes import canonical_path
 from leadsync.connectors.sandbox.hubspot.routes import ALL_SCOPES, ROUTES
 from leadsync.connectors.sandbox.hubspot.store import HubSpotStore
+from leadsync.connectors.sandbox.hubspot.versions import API_FAMILIES, family_of, to_legacy
 
 __all__ = ["ALL_SCOPES", "PROFILES", "HubSpotSandbox", "RateLimiter", "serve_forever"]
 
@@ -72,6 +77,9 @@ class HubSpotSandbox:
     changed records can take a few moments to appear"); 0 makes them searchable at
     once. Data comes from :func:`leadsync.connectors.sandbox.data.generate` with
     ``contacts``/``seed``/``as_of``.
+    ``api`` (``"legacy"`` or ``"2026-03"``) serves that API family only, answering 404 on
+    the other one's REST paths (the OAuth endpoints of both stay: HubSpot serves v1 OAuth
+    until 2027-02-16, and any client may refresh at 2026-03); None serves both.
     """
 
     def __init__(
@@ -90,9 +98,13 @@ class HubSpotSandbox:
         search_per_second: int = 5,
         preload: bool | None = None,
         search_lag_s: float = 0.0,
+        api: str | None = None,
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
+        if api is not None and api not in API_FAMILIES:
+            raise ValueError(f"unknown API family {api!r}; use one of {', '.join(API_FAMILIES)}")
+        self.api = api
         per_window, daily, events = PROFILES[profile]
         self.profile = profile
         self.events_enabled = events
@@ -104,6 +116,10 @@ class HubSpotSandbox:
             {k: set(v) for k, v in tokens.items()} if tokens is not None else {}
         )
         self.tokens.setdefault(self.token, set(ALL_SCOPES))
+        self.oauth = OAuthApps(
+            lambda token: self.tokens.__setitem__(token, set(ALL_SCOPES)),
+            lambda token: self.tokens.pop(token, None),
+        )
         self.limiter = RateLimiter(
             ten_second_limit or per_window, window_s, search_per_second, daily_limit or daily
         )
@@ -162,8 +178,9 @@ class HubSpotSandbox:
     # ------------------------------------------------------------- dispatch
 
     def route_for(self, method: str, target: str) -> tuple[Route, re.Match[str], str] | None:
-        """The route serving a request and its counter name (``contacts.search``…)."""
-        path = canonical_path(unquote(urlsplit(target).path).rstrip("/") or "/")
+        """The route serving a request and its counter name (``contacts.search``…); a dated
+        path is served by the legacy route it maps to."""
+        path = canonical_path(to_legacy(unquote(urlsplit(target).path).rstrip("/") or "/"))
         for route in ROUTES:
             if route.method == method:
                 match = route.pattern.match(path)
@@ -171,12 +188,28 @@ class HubSpotSandbox:
                     return route, match, route.endpoint.format(**match.groupdict())
         return None
 
+    def endpoint_for(self, method: str, target: str) -> str:
+        """The counter name of a request (``unknown`` for a path the sandbox does not serve)."""
+        path = to_legacy(unquote(urlsplit(target).path).rstrip("/") or "/")
+        found = self.route_for(method, target)
+        return found[2] if found else endpoint_name(method, path) or "unknown"
+
     def handle(
         self, method: str, target: str, headers: Any, raw: bytes
     ) -> tuple[int, Any, dict[str, str], str]:
         """Serve one API request: ``(status, body, headers, endpoint name)``."""
         split = urlsplit(target)
-        path = canonical_path(unquote(split.path).rstrip("/") or "/")
+        path = unquote(split.path).rstrip("/") or "/"
+        family = family_of(path)
+        oauth_path = path.startswith("/oauth/")
+        if self.api is not None and family not in (None, self.api) and not oauth_path:
+            message = f"No API at {method} {path}: this sandbox serves the {self.api} API only"
+            endpoint = self.endpoint_for(method, target)
+            return 404, error_body("OBJECT_NOT_FOUND", message), {}, endpoint
+        path = canonical_path(to_legacy(path))
+        if (oauth := endpoint_name(method, path)) is not None:
+            status, body = self.oauth.handle(path, split.query, raw)
+            return status, body, {}, oauth
         found = self.route_for(method, target)
         if found is None:
             return 404, error_body("OBJECT_NOT_FOUND", f"No API at {method} {path}"), {}, "unknown"
@@ -281,8 +314,7 @@ def _make_handler(sandbox: HubSpotSandbox) -> type[BaseHTTPRequestHandler]:
                 status, body = sandbox.admin(self.command, path, raw)
                 self._send(status, body, {})
                 return
-            found = sandbox.route_for(self.command, self.path)
-            endpoint = found[2] if found else "unknown"
+            endpoint = sandbox.endpoint_for(self.command, self.path)
             plan = sandbox.faults.plan()
             if plan.drop:
                 sandbox.counters.record(endpoint, 0)
@@ -347,6 +379,7 @@ def serve_forever(
     profile: str = "professional",
     faults: str = "",
     token: str | None = None,
+    api: str | None = None,
     print_fn: Callable[[str], object] = print,
     stop: threading.Event | None = None,
 ) -> None:
@@ -355,17 +388,20 @@ def serve_forever(
     Prints the URL, the token and how to point hubspot-api-client and leadsync at
     it. ``faults`` is a :meth:`Faults.parse` spec (a bad one raises ValueError before
     anything starts); ``token`` fixes the token (default: a random one); ``stop``
-    lets a caller (a test, an embedding CLI) end the loop without a signal.
+    lets a caller (a test, an embedding CLI) end the loop without a signal; ``api``
+    serves one API family only (``legacy`` or ``2026-03``; default both).
     """
     tokens = {token: set(ALL_SCOPES)} if token else None
     sandbox = HubSpotSandbox(contacts=contacts, seed=seed, profile=profile, port=port,
-                             faults=Faults.parse(faults), tokens=tokens)  # fmt: skip
+                             faults=Faults.parse(faults), tokens=tokens, api=api)  # fmt: skip
     if token:
         sandbox.token = token
     stop = stop or threading.Event()
     with sandbox:
         url = sandbox.url
-        print_fn(f"HubSpot sandbox ({profile}, {contacts} contacts, seed {seed}) at {url}")
+        served = f"{api} API only" if api else "2026-03 and legacy APIs"
+        print_fn(f"HubSpot sandbox ({profile}, {contacts} contacts, seed {seed}, {served}) "
+                 f"at {url}")  # fmt: skip
         print_fn(f"  token:    {sandbox.token}")
         print_fn(f"  python:   HubSpot(access_token={sandbox.token!r}, host={url!r})")
         print_fn(f"  leadsync: use host {url} and private-app token {sandbox.token}")
