@@ -23,7 +23,7 @@ from leadsync.config.templates import resolve_model
 from leadsync.connectors.base import Connector, open_connector
 from leadsync.scoring.engine import format_points, score
 from leadsync.scoring.model import ScoringModel
-from leadsync.sync import logs, mql
+from leadsync.sync import logs, mql, terminal
 
 if TYPE_CHECKING:  # the state store and the pipeline load SQLAlchemy: imported when used
     from leadsync.sync.hold import Hold
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # the state store and the pipeline load SQLAlchemy: imported 
     from leadsync.sync.state import StateStore
 
 log = logging.getLogger("leadsync.cli")
-out = Console(highlight=False, soft_wrap=True)
+out = terminal.console()
 
 AccountOption = Annotated[str, typer.Option("--account", "-a", help="The account's id.")]
 AccountsFile = Annotated[
@@ -321,10 +321,9 @@ def explain(
     """Score one lead now, live from the CRM, and say why."""
     with opened(account, accounts_file) as ctx:
         crm_lead = ctx.connector.get_lead(contact)
-        if crm_lead is None:
-            raise typer.BadParameter(
-                f"no record {contact!r} in account {account!r}", param_hint="--contact"
-            )
+        if crm_lead is None:  # the CRM's answer, not the command line, is at fault: 1
+            typer.echo(f"error: account {account!r} has no record {contact!r}", err=True)
+            raise typer.Exit(1)
         result = score(crm_lead.lead, ctx.model, datetime.now(UTC))
     if as_json:
         from leadsync.sync.output import as_json as result_json

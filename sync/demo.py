@@ -28,6 +28,7 @@ from leadsync.connectors.salesforce.connector import use_session_factory
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 from leadsync.scoring.model import ScoringModel
+from leadsync.sync import terminal
 from leadsync.sync.pipeline import RunReport, Sync
 from leadsync.sync.state import StateStore
 
@@ -57,7 +58,7 @@ def run_demo(
 ) -> list[Step]:
     """Backfill then one incremental run on a fresh sandbox; prints and returns both steps,
     then writes the account's review to ``review_path``."""
-    console = console or Console()
+    console = console or terminal.console()
     steps: list[Step] = []
     with (
         tempfile.TemporaryDirectory(prefix="leadsync-demo-") as folder,

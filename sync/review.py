@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
 import typer
 import yaml
-from rich.console import Console
 
 from leadsync.config import templates
 from leadsync.config.accounts import parse_duration
@@ -33,7 +32,7 @@ from leadsync.scoring.lead import Lead
 from leadsync.scoring.loader import parse_model, read_yaml
 from leadsync.scoring.model import ScoringModel
 from leadsync.scoring.review import Reviewed, ReviewReport, review
-from leadsync.sync import reviewreport
+from leadsync.sync import reviewreport, terminal
 from leadsync.sync.commands import AccountOption, AccountsFile, opened
 from leadsync.sync.export import account_leads
 from leadsync.sync.output import number
@@ -99,7 +98,7 @@ def review_command(
     elif fmt is ReviewFormat.html:
         text = page
     else:
-        console = Console(file=out.open("w", encoding="utf-8") if out else None)
+        console = terminal.console(file=out.open("w", encoding="utf-8") if out else None)
         reviewreport.review_table(report, console)
         return
     if out is None:

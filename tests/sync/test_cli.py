@@ -132,7 +132,7 @@ def test_skip_invalid_reports_and_carries_on(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message", "code"),
     [
-        (["-m", "no-such-model"], "no-such-model: no model of that name (known: b2b-saas", 2),
+        (["-m", "no-such-model"], "no-such-model: no model of that name (known: b2b-saas", 1),
         (["-m", "b2b-saas", "-l", "missing.jsonl"], "missing.jsonl: cannot read the file", 1),
         (["-m", "b2b-saas", "--as-of", "2026-01-01T00:00:00"], "has no timezone", 2),
         (["-m", "b2b-saas", "--as-of", "soon"], "is not an ISO 8601 date", 2),
@@ -157,7 +157,7 @@ def test_model_check_exit_codes(tmp_path):
     ok = run("model", "check", str(good))
     assert ok.returncode == 0 and "valid (g@1, 1 rules)" in ok.stdout
     failed = run("model", "check", str(good), str(bad))
-    assert failed.returncode == 2
+    assert failed.returncode == 1
     assert "b2b.yaml: rules[0].points: must be a number (line 4)" in failed.stderr
 
 

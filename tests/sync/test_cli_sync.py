@@ -114,7 +114,7 @@ def test_backfill_explain_runs_and_forget(sandbox, tmp_path):
     gone = cli("forget", "--account", "acme", "--all-deleted")
     assert "1 deleted records found; 1 stored rows erased" in gone.stdout
     missing = cli("explain", "--account", "acme", "--contact", "999999", check=False)
-    assert missing.returncode == 2 and "no record '999999'" in missing.stderr
+    assert missing.returncode == 1 and "has no record '999999'" in missing.stderr
 
 
 def test_consent_limits_scoring_to_fit(sandbox, tmp_path):
