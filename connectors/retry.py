@@ -114,7 +114,14 @@ class RetryPolicy:
 
 _SECRETS = [
     (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^\r\n,;'\"}]+"), r"\1[redacted]"),
-    (re.compile(r"(?i)\b(bearer|basic|oauth)\s+[\w.~+/=!-]+"), r"\1 [redacted]"),
+    # a credential after its scheme, not a version or a short word ("OAuth 2.0", "Bearer auth")
+    (
+        re.compile(
+            r"(?i)\b(bearer|basic|oauth)\s+(?![\d.]+(?![\w.~+/=!-]))"
+            r"(?!(?-i:[a-z]{1,19})(?![\w.~+/=!-]))[\w.~+/=!-]+"
+        ),
+        r"\1 [redacted]",
+    ),
     (
         re.compile(
             r"(?i)\b(access_token|refresh_token|client_secret|hapikey|api_?key|password"
@@ -178,10 +185,13 @@ def error_for(
             "or secrets file they name) and that they belong to this account."
         )
     elif failure.status == 403 and (failure.scopes or failure.code in PERMISSION_CODES):
-        missing = f"missing {', '.join(failure.scopes)}" if failure.scopes else "a permission"
+        plural = "s" if len(failure.scopes) > 1 else ""
+        missing = (
+            f"the scope{plural} {', '.join(failure.scopes)}" if failure.scopes else "a permission"
+        )
         error = CrmPermissionError(
             f"{name}: the credentials lack {missing} ({what}). Grant "
-            f"{'these scopes' if failure.scopes else 'it'} to the app (HubSpot private app "
+            f"{'them' if plural else 'it'} to the app (HubSpot private app "
             "or Service Key, or the Salesforce user's profile / permission set) and run again."
         )
     elif failure.code in QUOTA_CODES:

@@ -9,6 +9,8 @@ range), as click reports it; 130 interrupted by Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import inspect
 import sys
 from collections.abc import Iterator
@@ -236,8 +238,10 @@ def sandbox(
             "JSON Lines with their outcome, to backtest models on them."
         ),
     ],
-    port: Annotated[int, typer.Option(help="0 picks a free port.")] = 0,
-    contacts: Annotated[int, typer.Option(help="How many contacts (leads) to generate.")] = 1000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port.")] = 0,
+    contacts: Annotated[
+        int, typer.Option(min=0, help="How many contacts (leads) to generate.")
+    ] = 1000,
     seed: Annotated[int, typer.Option(help="The data generator's seed.")] = 0,
     profile: Annotated[
         str, typer.Option(help="HubSpot: starter, professional or enterprise.")
@@ -258,6 +262,17 @@ def sandbox(
             "one converted, so the sync no longer reads them)."
         ),
     ] = False,
+    scopes: Annotated[
+        str | None,
+        typer.Option(
+            help="HubSpot: the only scopes the token holds, comma-separated (default: all), "
+            "to see leadsync's missing-scope messages."
+        ),
+    ] = None,
+    without_scopes: Annotated[
+        str | None,
+        typer.Option(help="HubSpot: every scope but these, comma-separated."),
+    ] = None,
 ) -> None:
     """Run a sandbox CRM in the foreground and print how to point a client at it."""
     from leadsync.connectors.sandbox.faults import Faults
@@ -269,30 +284,71 @@ def sandbox(
     if crm == "leads":
         _print_generated_leads(contacts, seed)
     elif crm == "hubspot":
-        from leadsync.connectors.sandbox.hubspot.server import serve_forever
+        from leadsync.connectors.sandbox.hubspot.server import PROFILES, serve_forever
 
-        serve_forever(
-            port=port,
-            contacts=contacts,
-            seed=seed,
-            profile=profile,
-            faults=faults,
-            print_fn=lambda line: print(line, flush=True),
-        )
+        if profile not in PROFILES:
+            raise typer.BadParameter(
+                f"{profile!r}: use {', '.join(PROFILES)}", param_hint="--profile"
+            )
+        with _port_in_use(port):
+            serve_forever(
+                port=port,
+                contacts=contacts,
+                seed=seed,
+                profile=profile,
+                faults=faults,
+                print_fn=lambda line: print(line, flush=True),
+                scopes=_sandbox_scopes(scopes, without_scopes),
+            )
     elif crm == "salesforce":
         from leadsync.connectors.sandbox.salesforce.server import serve_forever as serve_salesforce
 
-        serve_salesforce(
-            port=port,
-            leads=contacts,
-            seed=seed,
-            faults=faults,
-            score_fields=score_fields,
-            metadata_access=metadata_access,
-            outcomes=outcomes,
-        )
+        with _port_in_use(port):
+            serve_salesforce(
+                port=port,
+                leads=contacts,
+                seed=seed,
+                faults=faults,
+                score_fields=score_fields,
+                metadata_access=metadata_access,
+                outcomes=outcomes,
+            )
     else:
         raise typer.BadParameter("hubspot, salesforce or leads", param_hint="CRM")
+
+
+def _sandbox_scopes(only: str | None, without: str | None) -> set[str] | None:
+    """The HubSpot sandbox token's scopes from ``--scopes`` / ``--without-scopes``."""
+    import difflib
+
+    from leadsync.connectors.sandbox.hubspot.routes import ALL_SCOPES
+
+    if only is None and without is None:
+        return None
+    for option, text in (("--scopes", only), ("--without-scopes", without)):
+        for name in _names(text):
+            if name not in ALL_SCOPES:
+                guess = difflib.get_close_matches(name, sorted(ALL_SCOPES), n=1)
+                hint = f"did you mean {guess[0]!r}?" if guess else "see the sandbox's README"
+                raise typer.BadParameter(f"unknown scope {name!r} ({hint})", param_hint=option)
+    granted = set(_names(only)) if only is not None else set(ALL_SCOPES)
+    return granted - set(_names(without))
+
+
+def _names(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+@contextlib.contextmanager
+def _port_in_use(port: int) -> Iterator[None]:
+    """A port another process holds is one line (exit 1), not bind()'s traceback."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        err.print(f"error: port {port} is in use; choose another --port, or 0 for a free one")
+        raise typer.Exit(EXIT_FAULT) from None
 
 
 def _print_generated_leads(contacts: int, seed: int) -> None:
@@ -355,6 +411,7 @@ def daemon_command(
     from leadsync.sync.worker import Backoff
 
     settings = Settings()
+    commands.check_ca_bundle()
     options = Options(
         accounts_file=accounts_file or settings.accounts_file,
         grace=_duration(grace, "--grace", zero=True),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from leadsync.config.accounts import Account, load_accounts
 from leadsync.config.settings import Settings
 from leadsync.config.templates import resolve_model
 from leadsync.connectors.base import Connector, open_connector
+from leadsync.errors import ConfigError
 from leadsync.scoring.engine import format_points, score
 from leadsync.scoring.model import ScoringModel
 from leadsync.sync import logs, mql, terminal
@@ -69,6 +71,7 @@ def opened(
     """
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
+    check_ca_bundle()
     account = load_accounts(accounts_file or settings.accounts_file).get(account_id)
     model = resolve_model(account.model)
     store = _store(settings)
@@ -81,6 +84,18 @@ def opened(
                 connector.close()
     finally:
         store.close()
+
+
+def check_ca_bundle() -> None:
+    """A ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``) that names no file is one message
+    now, not a traceback from inside requests at the first call."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        value = os.environ.get(name)
+        if value and not Path(value).expanduser().exists():
+            raise ConfigError(
+                f"{name}={value}: no such file or folder; point it at a CA certificate "
+                "(PEM), e.g. the one `leadsync sandbox salesforce` printed, or unset it"
+            )
 
 
 def _store(settings: Settings) -> StateStore:

@@ -382,8 +382,9 @@ class HubSpotConnector:
             )
             if response.status == 403:  # no Enterprise tier, or no event-detail scopes
                 log.info(
-                    "HubSpot events API unavailable, using contact rollups: %s",
-                    response.body.get("message"),
+                    "HubSpot's events API (each page view and form fill with its date) needs "
+                    "Enterprise and the event-detail scopes, which this account lacks: scoring "
+                    "from the contacts' rollup properties instead (connectors/hubspot/MAPPING.md)"
                 )
                 self._events_api = False
                 return None

@@ -111,7 +111,10 @@ def use_session_factory(factory: SessionFactory | None) -> None:
 @register("salesforce")
 def open_salesforce(account: Account) -> SalesforceConnector:
     session = _session_factory(account) if _session_factory else None
-    return SalesforceConnector(account, session=session)
+    ca_file = account.salesforce.ca_file
+    return SalesforceConnector(
+        account, session=session, ca_path=str(ca_file.expanduser()) if ca_file else None
+    )
 
 
 class SalesforceConnector:
