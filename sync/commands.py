@@ -127,20 +127,45 @@ def holding(store: StateStore, account_id: str, settings: Settings | None) -> It
 def config_check(
     path: Annotated[Path, typer.Argument(help="The accounts file to validate.")],
 ) -> None:
-    """Validate an accounts file and each account's model; exit 1 with every fault named."""
+    """Validate an accounts file, each account's model and that each credential it names
+    is set here (never printing one); exit 1 with every fault named."""
     accounts = load_accounts(path)
     failed = False
     for account in accounts.accounts:
+        faults = _unset_credentials(account)
         try:
             model = resolve_model(account.model)
         except Exception as error:  # a ModelError names the model file and fault
+            faults.append(f"model: {error}")
+        for fault in faults:
+            typer.echo(f"{path}: account {account.id!r}: {fault}", err=True)
+        if faults:
             failed = True
-            typer.echo(f"{path}: account {account.id!r}: model: {error}", err=True)
             continue
         typer.echo(f"{account.id}: {account.crm}, model {model.ref}")
     if failed:
         raise typer.Exit(1)
     typer.echo(f"{path}: valid ({len(accounts.accounts)} accounts)")
+
+
+def _unset_credentials(account: Account) -> list[str]:
+    """Each credential of ``account`` that cannot be read here: a variable not set, a
+    secrets file missing or unreadable (:meth:`SecretRef.resolve`'s words)."""
+    from leadsync.config.secret_refs import SecretRef
+
+    credentials = (
+        account.hubspot_credentials()
+        if account.crm == "hubspot"
+        else account.salesforce_credentials()
+    )
+    faults = []
+    for name, ref in credentials:
+        if isinstance(ref, SecretRef):
+            try:
+                ref.resolve(f"credentials.{name}", multiline=name == "private_key")
+            except ConfigError as error:
+                faults.append(str(error))
+    return faults
 
 
 def setup(
@@ -450,8 +475,22 @@ def forget(
     settings = Settings()
     store = _store(settings)
     try:
+        _known_account(account, accounts_file or settings.accounts_file, store)
         with holding(store, account, settings):
             removed = store.forget(account, contact or [])
     finally:
         store.close()
     out.print(f"{removed} stored rows erased for {len(contact or [])} record(s).")
+
+
+def _known_account(account_id: str, accounts_file: Path, store: StateStore) -> None:
+    """An account of the accounts file, or one the state still holds leads or runs of (an
+    account removed from the file may still need its data erased); else a ConfigError,
+    before anything is written."""
+    try:
+        load_accounts(accounts_file).get(account_id)
+    except ConfigError:
+        if next(iter(store.known_leads(account_id)), None) is None and not store.runs(
+            account_id, 1
+        ):
+            raise  # names the accounts the file has, or what is wrong with the file
