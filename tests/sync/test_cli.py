@@ -88,6 +88,15 @@ def test_default_is_the_shipped_example_leads():
     ("line", "message"),
     [
         ("{not json", "leads.jsonl:2: not valid JSON"),
+        (
+            '{"id": "c1", "properties": {"ti',  # 31 characters, cut short
+            "leads.jsonl:2: not valid JSON (the line ends at column 32 inside a value",
+        ),
+        ('{"id": "c1"} x', "leads.jsonl:2: not valid JSON (Extra data at column 14)"),
+        (
+            '{"id": "c1\u0001"}',
+            "leads.jsonl:2: not valid JSON (Invalid control character at column 11)",
+        ),
         (json.dumps({"properties": {}}), "leads.jsonl:2: the lead has no id"),
         (
             json.dumps({"id": "x", "events": [{"type": "tweet", "at": "2026-01-01T00:00:00Z"}]}),

@@ -162,7 +162,11 @@ def test_config_check(tmp_path):
     )
     env = {**os.environ, "T": "pat-na1-set"}
     done = subprocess.run(
-        [LEADSYNC, "config", "check", str(good)], capture_output=True, text=True, timeout=60, env=env
+        [LEADSYNC, "config", "check", str(good)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert done.returncode == 0 and "acme: hubspot, model weighted-sme@1.0" in done.stdout
     unset = subprocess.run(
@@ -173,7 +177,9 @@ def test_config_check(tmp_path):
         env={k: v for k, v in env.items() if k != "T"},
     )
     assert unset.returncode == 1 and "valid" not in unset.stdout
-    assert "account 'acme': credentials.token: the environment variable T is not set" in unset.stderr
+    assert (
+        "account 'acme': credentials.token: the environment variable T is not set" in unset.stderr
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: T}, model: nope}\n  - {id: b, crm: hubspot, credentials: {tokn: T}}\n"
