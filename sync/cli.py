@@ -26,6 +26,7 @@ from leadsync.errors import LeadError, LeadsyncError, ModelError
 from leadsync.scoring.engine import ScoreResult, score
 from leadsync.scoring.model import ScoringModel
 from leadsync.sync import (
+    check,
     commands,
     export,
     history_command,
@@ -58,6 +59,7 @@ config_app = typer.Typer(
 )
 app.add_typer(config_app, name="config")
 config_app.command("check")(commands.config_check)
+app.command("check")(check.check)
 app.command("setup")(commands.setup)
 app.command("backfill")(commands.backfill)
 app.command("sync")(commands.sync)

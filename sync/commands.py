@@ -132,7 +132,7 @@ def config_check(
     accounts = load_accounts(path)
     failed = False
     for account in accounts.accounts:
-        faults = _unset_credentials(account)
+        faults = unset_credentials(account)
         try:
             model = resolve_model(account.model)
         except Exception as error:  # a ModelError names the model file and fault
@@ -148,7 +148,7 @@ def config_check(
     typer.echo(f"{path}: valid ({len(accounts.accounts)} accounts)")
 
 
-def _unset_credentials(account: Account) -> list[str]:
+def unset_credentials(account: Account) -> list[str]:
     """Each credential of ``account`` that cannot be read here: a variable not set, a
     secrets file missing or unreadable (:meth:`SecretRef.resolve`'s words)."""
     from leadsync.config.secret_refs import SecretRef
@@ -174,32 +174,43 @@ def setup(
         bool,
         typer.Option(
             "--create",
-            help="Salesforce: create missing score fields (Metadata API), the permission set "
-            "and its assignment. HubSpot creates its properties either way.",
+            help="Create what is missing: HubSpot's properties and their group; Salesforce's "
+            "score fields (Metadata API), the permission set and its assignment.",
         ),
     ] = False,
     accounts_file: AccountsFile = None,
 ) -> None:
-    """Check leadsync's score fields on an account and create them where the CRM allows.
+    """Check leadsync's score fields on an account; with --create, create what is missing.
 
-    HubSpot: the properties and their group are created (the token needs the schema
-    scope). Salesforce: the fields are checked through describe; when one is missing or
-    not editable, the message says exactly what the admin must create and grant, or, with
-    --create, leadsync creates the fields, a permission set granting access to them and its
-    assignment to the integration user (which then needs "Customize Application" and
-    "Modify Metadata Through Metadata API Functions").
+    Without --create nothing is changed: each missing or unusable field is named with what
+    to do. HubSpot: --create makes the properties and their group (the token needs the
+    schema write scope; a first backfill makes them too). Salesforce: --create makes the
+    fields, a permission set granting access to them and its assignment to the
+    integration user (which then needs "Customize Application" and "Modify Metadata
+    Through Metadata API Functions").
     """
     with opened(account, accounts_file) as ctx:
-        created = ctx.connector.ensure_score_fields(
-            [t.name for t in ctx.model.tiers], create=create
-        )
+        tiers = [t.name for t in ctx.model.tiers]
+        if create:
+            created, problems = ctx.connector.ensure_score_fields(tiers, create=True), []
+        else:
+            created, problems = [], ctx.connector.score_field_problems(tiers)
         wrong = mql.unusable_owners(ctx.account.tasks.round_robin, ctx.connector.owners())
     for item in created:
         out.print(f"{account}: created {item}", markup=False)
-    out.print(f"{account}: the score fields are in place", markup=False)
-    if wrong:
-        for problem in wrong:
-            typer.echo(f"{account}: tasks.round_robin: {problem}", err=True)
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    if problems:
+        typer.echo(
+            f"{account}: nothing was changed; `leadsync setup --account {account} --create` "
+            "creates what is missing",
+            err=True,
+        )
+    else:
+        out.print(f"{account}: the score fields are in place", markup=False)
+    for problem in wrong:
+        typer.echo(f"{account}: tasks.round_robin: {problem}", err=True)
+    if problems or wrong:
         raise typer.Exit(1)
 
 

@@ -412,6 +412,9 @@ class HubSpotConnector:
         """
         return self.writer.ensure_score_fields(tiers)
 
+    def score_field_problems(self, tiers: Sequence[str]) -> list[str]:
+        return self.writer.score_field_problems(tiers)
+
     def write_scores(self, writes: Sequence[ScoreWrite]) -> BatchResult:
         """Batch updates of 100; ``done`` maps ids to the epoch-ms stamp the write left."""
         return self.writer.write_scores(writes)

@@ -404,6 +404,16 @@ class SalesforceConnector:
             check_score_fields(self.api.describe(sobject), sobject, om.fields, tiers, hint)
         return []
 
+    def score_field_problems(self, tiers: Sequence[str]) -> list[str]:
+        """What the admin (or ``setup --create``) must fix, object by object; no change."""
+        problems, hint = [], create_hint(self.account.id)
+        for sobject, om in self.maps.items():
+            try:
+                check_score_fields(self.api.describe(sobject), sobject, om.fields, tiers, hint)
+            except CrmError as error:
+                problems.append(str(error))
+        return problems
+
     def write_scores(self, writes: Sequence[ScoreWrite]) -> BatchResult:
         return self.writer.write_scores(writes)
 
