@@ -203,9 +203,39 @@ def test_help_everywhere():
         ["score", "--help"],
         ["model", "--help"],
         ["model", "check", "--help"],
+        ["backfill", "--help"],
+        ["sandbox", "--help"],
     ):
         done = run(*args)
         assert done.returncode == 0 and "Usage" in done.stdout
+        assert "<bool>" not in done.stdout  # a flag takes no value
+        assert "..." not in done.stdout.partition("Commands:")[2]  # no summary cut short
+    listed = run("--help").stdout
+    assert "sales cycle by initial score band, who won with a low score, tiers over" in " ".join(
+        listed.split()
+    )
+    flags = run("backfill", "--help").stdout
+    assert "--dry-run  " in flags and "--account <str>" in flags
+
+
+def test_version():
+    from importlib.metadata import version
+
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout == f"leadsync {version('leadsync')}\n"
+
+
+def test_piped_tables_print_whole_values(tmp_path):
+    reasons = {"title": "CEO", "company_size": 120, "industry": "Technology"}
+    lead = {"id": "a-rather-long-lead-identifier-" + "x" * 60, "properties": reasons}
+    leads = write_leads(tmp_path / "leads.jsonl", lead, JANE)
+    done = run("score", "-m", "b2b-saas", "-l", str(leads), "--as-of", AS_OF)
+    assert done.returncode == 0, done.stderr
+    assert lead["id"] in done.stdout  # not folded or cut at 80 columns
+    assert "+20 executive title · +15 company of 50-500 employees · +10 target industry" in (
+        done.stdout
+    )
+    assert "…" not in done.stdout
 
 
 def test_score_reads_a_crm_csv_export_through_a_map(tmp_path):
