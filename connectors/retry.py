@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 RETRYABLE_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
 #: Codes that mean the account's quota is spent: stop the run, resumable.
 QUOTA_CODES = frozenset({POLICY_DAILY, "REQUEST_LIMIT_EXCEEDED"})
+#: The CRM's TLS certificate is not trusted here: asking again cannot help.
+UNTRUSTED_TLS = "UNTRUSTED_TLS"
 #: 403 codes that mean a missing scope or permission.
 PERMISSION_CODES = frozenset(
     {
@@ -153,7 +155,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 def is_retryable(failure: Failure, *, safe: bool) -> bool:
     """Whether repeating the request can help (and cannot do harm)."""
-    if failure.code in QUOTA_CODES:
+    if failure.code in QUOTA_CODES or failure.code == UNTRUSTED_TLS:
         return False
     if failure.status == 429:
         return True  # refused before processing
@@ -203,6 +205,12 @@ def error_for(
         error = CrmRateLimited(
             f"{name}: still rate limited{tries} ({what}). The run can be resumed; if this "
             "repeats, other integrations may be using the account's limit."
+        )
+    elif failure.code == UNTRUSTED_TLS:
+        error = CrmError(
+            f"{name}: the CRM's TLS certificate is not trusted here ({failure.message}). For "
+            "a private CA (a company proxy's, the Salesforce sandbox's), give its PEM file as "
+            "the account's salesforce.ca_file, or export REQUESTS_CA_BUNDLE=<the PEM file>."
         )
     elif failure.status is None:
         error = CrmError(f"{name}: could not reach the CRM{tries} ({what}).")

@@ -92,27 +92,33 @@ def test_check_and_setup_change_nothing_until_setup_create(tmp_path: Path) -> No
 
 
 def test_check_a_salesforce_org_trusting_its_ca_file(tmp_path: Path) -> None:
-    """No REQUESTS_CA_BUNDLE: the account's own ``salesforce.ca_file`` makes TLS work."""
+    """No REQUESTS_CA_BUNDLE: without ``salesforce.ca_file`` the sandbox's certificate is
+    not trusted (one message at once, no retries); with it, TLS works."""
     with SalesforceSandbox(leads=10, seed=2) as box:
-        (tmp_path / "accounts.yaml").write_text(
-            "accounts:\n"
-            f"  - {{id: globex, crm: salesforce, salesforce: {{ca_file: '{box.ca_path}'}}, "
-            f"credentials: {{consumer_key: {box.client_id}, consumer_secret: SF_SECRET, "
-            f"instance_url: '{box.instance_url}'}}}}\n"
-        )
         env = {k: v for k, v in os.environ.items() if not k.endswith("CA_BUNDLE")}
-        done = subprocess.run(
-            [LEADSYNC, "check", "--account", "globex"],
-            env={
-                **env,
-                "SF_SECRET": box.client_secret,
-                "LEADSYNC_ACCOUNTS_FILE": str(tmp_path / "accounts.yaml"),
-                "LEADSYNC_STATE_PATH": str(tmp_path / "state.db"),
-            },
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        env |= {"SF_SECRET": box.client_secret, "LEADSYNC_STATE_PATH": str(tmp_path / "s.db")}
+
+        def check(options: str) -> subprocess.CompletedProcess[str]:
+            (tmp_path / "accounts.yaml").write_text(
+                "accounts:\n"
+                f"  - {{id: globex, crm: salesforce, salesforce: {{{options}}}, "
+                f"credentials: {{consumer_key: {box.client_id}, consumer_secret: SF_SECRET, "
+                f"instance_url: '{box.instance_url}'}}}}\n"
+            )
+            return subprocess.run(
+                [LEADSYNC, "check", "--account", "globex"],
+                env={**env, "LEADSYNC_ACCOUNTS_FILE": str(tmp_path / "accounts.yaml")},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+
+        untrusted = check("")
+        assert untrusted.returncode == 1
+        assert "the CRM's TLS certificate is not trusted here" in untrusted.stdout
+        assert "salesforce.ca_file" in untrusted.stdout and "retrying" not in untrusted.stderr
+        assert box.counters.snapshot() == {}  # refused at the TLS handshake, never retried
+        done = check(f"ca_file: '{box.ca_path}'")
         assert done.returncode == 0, done.stdout + done.stderr
         assert "ok    credentials and read access: accepted; read 10 leads" in done.stdout
         assert "ok    fields: leadsync's score fields are in place" in done.stdout
