@@ -58,8 +58,10 @@ class Steps:
 
 
 def check(account: AccountOption, accounts_file: AccountsFile = None) -> None:
-    """Check that an account can run — credentials, read scopes, fields, owners, API
-    budget — changing nothing in the CRM or the state; exit 1 when a check fails."""
+    """Check that an account can run: credentials, read scopes, fields, owners, API budget.
+
+    Nothing is changed in the CRM or the state database; exit 1 when a check fails.
+    """
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
     check_ca_bundle()

@@ -42,7 +42,8 @@ from leadsync.sync.leadfile import read_leads
 # Plain help, as click writes it: no `<bool>` on flags, paragraphs reflowed to the
 # terminal, and no rich formatting to import before a command runs.
 app = typer.Typer(
-    help="leadsync: lead scoring that lives in your CRM.",
+    help="leadsync: lead scoring that lives in your CRM.\n\n"
+    "Exit codes: 0 done; 1 a run or configuration fault; 2 a usage fault.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -101,10 +102,7 @@ def _options(
         ),
     ] = False,
 ) -> None:
-    """leadsync: lead scoring that lives in your CRM.
-
-    Exit codes: 0 done; 1 a run or configuration fault; 2 a usage fault.
-    """
+    """The options of ``leadsync`` itself (the group's help is the Typer's)."""
 
 
 @app.command("status")
