@@ -113,6 +113,7 @@ def export(
     Feed the file to ``leadsync model backtest`` or ``model diff``.
     """
     moment = leadoptions.as_of(since) if since is not None else None
+    leadoptions.writable(output, "--output")
     err = terminal.console(stderr=True)
     with opened(account, accounts_file) as ctx:
         stream = output.open("w", encoding="utf-8") if output else sys.stdout

@@ -26,13 +26,12 @@ import yaml
 
 from leadsync.config import templates
 from leadsync.config.accounts import parse_duration
-from leadsync.errors import ConfigError
 from leadsync.scoring.engine import score
 from leadsync.scoring.lead import Lead
 from leadsync.scoring.loader import parse_model, read_yaml
 from leadsync.scoring.model import ScoringModel
 from leadsync.scoring.review import Reviewed, ReviewReport, review
-from leadsync.sync import reviewreport, terminal
+from leadsync.sync import leadoptions, reviewreport, terminal
 from leadsync.sync.commands import AccountOption, AccountsFile, opened
 from leadsync.sync.export import account_leads
 from leadsync.sync.output import number
@@ -80,7 +79,9 @@ def review_command(
     try:
         cutoff = now - parse_duration(since) if since else None
     except ValueError as error:
-        raise ConfigError(f"--since: {error}") from None
+        raise typer.BadParameter(str(error), param_hint="--since") from None
+    leadoptions.writable(out, "--out")
+    leadoptions.writable(suggest, "--suggest")
     with opened(account, accounts_file) as ctx:
         leads = account_leads(
             ctx.connector, with_outcomes=True, require_consent=ctx.account.require_consent

@@ -89,6 +89,14 @@ USAGE, FAULT, OK = 2, 1, 0
         ),
         (["sandbox", "hubspot", "--port", "70000"], {}, USAGE, "Invalid value for '--port'"),
         (["forget", "--account", "acme"], {}, USAGE, "give --contact ID or --all-deleted"),
+        (
+            ["export", "--account", "acme", "-o", "{folder}/no/such/dir/x.jsonl"],
+            {},
+            USAGE,
+            "cannot be written: there is no folder",
+        ),
+        (["review", "--account", "acme", "--since", "soon"], {}, USAGE, "a duration like 90s"),
+        (["review", "--account", "acme", "-o", "{folder}"], {}, USAGE, "is a folder"),
         # run and configuration faults
         (["model", "check", "good.yaml", "bad.yaml"], {}, FAULT, "bad.yaml: rules[0].points"),
         (["score", "-m", "nosuch"], {}, FAULT, "nosuch: no model of that name"),
