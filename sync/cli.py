@@ -410,6 +410,14 @@ def daemon_command(
     from leadsync.sync.daemon import Daemon, Options
     from leadsync.sync.worker import Backoff
 
+    if http is not None:  # malformed on its face: a usage fault, before anything starts
+        from leadsync.sync.http import parse_address
+
+        try:
+            parse_address(http)
+        except LeadsyncError as error:
+            message = str(error).removeprefix(f"--http {http!r}: ")
+            raise typer.BadParameter(f"{http!r}: {message}", param_hint="--http") from None
     settings = Settings()
     commands.check_ca_bundle()
     options = Options(
