@@ -179,7 +179,9 @@ def _scored(leads: Iterator, spec: ScoringModel, moment: datetime) -> Iterator[S
 
 @model_app.command("check")
 def model_check(
-    paths: Annotated[list[Path], typer.Argument(help="Model files to validate.")],
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="MODEL_FILE", help="Model files to validate.")
+    ],
 ) -> None:
     """Validate model files: exit 0 when all are valid, 1 with every fault listed otherwise."""
     failed = False
@@ -197,7 +199,9 @@ def model_check(
 
 @model_app.command("show")
 def model_show(
-    name: Annotated[str, typer.Argument(help="A template name, a model name or a .yaml path.")],
+    name: Annotated[
+        str, typer.Argument(metavar="MODEL", help="A template name, a model name or a .yaml path.")
+    ],
 ) -> None:
     """Print a readable summary of a model: its rules, groups, tiers and MQL threshold."""
     terminal.console().print(describe_model(templates.resolve_model(name)))
@@ -234,8 +238,9 @@ def sandbox(
     crm: Annotated[
         str,
         typer.Argument(
+            metavar="CRM",
             help="hubspot or salesforce; or leads: print the generated people as canonical "
-            "JSON Lines with their outcome, to backtest models on them."
+            "JSON Lines with their outcome, to backtest models on them.",
         ),
     ],
     port: Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port.")] = 0,

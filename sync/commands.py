@@ -125,7 +125,9 @@ def holding(store: StateStore, account_id: str, settings: Settings | None) -> It
 
 
 def config_check(
-    path: Annotated[Path, typer.Argument(help="The accounts file to validate.")],
+    path: Annotated[
+        Path, typer.Argument(metavar="ACCOUNTS_FILE", help="The accounts file to validate.")
+    ],
 ) -> None:
     """Validate an accounts file, each account's model and that each credential it names
     is set here (never printing one); exit 1 with every fault named."""

@@ -158,8 +158,10 @@ def backtest(
 
 
 def diff(
-    old: Annotated[str, typer.Argument(help="The model as it is (template, name or .yaml).")],
-    new: Annotated[str, typer.Argument(help="The model as it would be.")],
+    old: Annotated[
+        str, typer.Argument(metavar="OLD", help="The model as it is (template, name or .yaml).")
+    ],
+    new: Annotated[str, typer.Argument(metavar="NEW", help="The model as it would be.")],
     leads: Leads = None,
     account: FromAccount = None,
     accounts_file: AccountsFile = None,

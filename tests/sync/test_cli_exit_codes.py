@@ -59,6 +59,7 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Place]:
         (folder / "bad.yaml").write_text(BAD_MODEL)
         (folder / "junk.db").write_text("not a database\n")
         (folder / "leads.jsonl").write_text('{"id": "c1", "properties": {"ti')
+        (folder / "one.jsonl").write_text('{"id": "c1", "properties": {"title": "CEO"}}\n')
         env = {
             **os.environ,
             "EXIT_TOKEN": box.token,
@@ -97,8 +98,24 @@ USAGE, FAULT, OK = 2, 1, 0
         ),
         (["review", "--account", "acme", "--since", "soon"], {}, USAGE, "a duration like 90s"),
         (["review", "--account", "acme", "-o", "{folder}"], {}, USAGE, "is a folder"),
+        (
+            ["history", "--account", "acme", "--contact", "1", "--at", "soon"],
+            {},
+            USAGE,
+            "'soon' is not an ISO 8601 date",
+        ),
+        (["demo", "--crm", "zoho"], {}, USAGE, "Invalid value for --crm: hubspot or salesforce"),
+        (["daemon", "--http", "9464"], {}, USAGE, "'9464': expected HOST:PORT"),
+        (["model", "show"], {}, USAGE, "Missing argument 'MODEL'"),
         # run and configuration faults
         (["model", "check", "good.yaml", "bad.yaml"], {}, FAULT, "bad.yaml: rules[0].points"),
+        (["model", "show", "nosuch"], {}, FAULT, "nosuch: no model of that name"),
+        (
+            ["model", "backtest", "-m", "b2b-saas", "-l", "one.jsonl"],
+            {},
+            FAULT,
+            "no lead has an outcome (1 read)",
+        ),
         (["score", "-m", "nosuch"], {}, FAULT, "nosuch: no model of that name"),
         (
             ["score", "-m", "b2b-saas", "-l", "leads.jsonl"],
@@ -141,6 +158,10 @@ USAGE, FAULT, OK = 2, 1, 0
         (["model", "check", "good.yaml"], {}, OK, "good.yaml: valid"),
         (["config", "check", "accounts.yaml"], {}, OK, "accounts.yaml: valid (1 accounts)"),
         (["status", "--json"], {}, OK, '"account": "acme"'),
+        (["model", "list"], {}, OK, "b2b-saas"),
+        (["score", "-m", "b2b-saas", "-l", "one.jsonl", "-f", "jsonl"], {}, OK, '"id": "c1"'),
+        (["explain", "--account", "acme", "-c", "1", "--json"], {}, OK, '"id": "1"'),
+        (["runs", "--account", "acme"], {}, OK, "acme: last 0 runs"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
 )
