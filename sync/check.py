@@ -1,15 +1,20 @@
-"""``leadsync check``: can this account run, as ``dbt debug`` asks of a project?
+"""The checks that change nothing: ``leadsync config check`` (the accounts file, its
+models and that its credentials are set here) and ``leadsync check`` (can this account
+run, as ``dbt debug`` asks of a project?).
 
-Each step reads and nothing is written — not to the CRM (no property, field, task or
-score), not to the state database (not even opened): the credentials are read, one
-page of leads is read with its activity (the read scopes or permissions), leadsync's
-fields are checked, the round-robin owners looked up, and the API budget the CRM
-reports is shown. What cannot be checked without writing (the write scopes) is said.
+In ``leadsync check`` each step reads and nothing is written — not to the CRM (no
+property, field, task or score), not to the state database (not even opened): the
+credentials are read, one page of leads is read with its activity (the read scopes or
+permissions), leadsync's fields are checked, the round-robin owners looked up, and the
+API budget the CRM reports is shown. What cannot be checked without writing (the write
+scopes) is said.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -17,15 +22,56 @@ from leadsync.config.accounts import Account, load_accounts
 from leadsync.config.settings import Settings
 from leadsync.config.templates import resolve_model
 from leadsync.connectors.base import Connector, open_connector
-from leadsync.errors import LeadsyncError
+from leadsync.errors import ConfigError, LeadsyncError
 from leadsync.sync import logs, mql
-from leadsync.sync.commands import (
-    AccountOption,
-    AccountsFile,
-    check_ca_bundle,
-    out,
-    unset_credentials,
-)
+from leadsync.sync.commands import AccountOption, AccountsFile, check_ca_bundle, out
+
+
+def config_check(
+    path: Annotated[
+        Path, typer.Argument(metavar="ACCOUNTS_FILE", help="The accounts file to validate.")
+    ],
+) -> None:
+    """Validate an accounts file, each account's model and that each credential it names
+    is set here (never printing one); exit 1 with every fault named."""
+    accounts = load_accounts(path)
+    failed = False
+    for account in accounts.accounts:
+        faults = unset_credentials(account)
+        try:
+            model = resolve_model(account.model)
+        except Exception as error:  # a ModelError names the model file and fault
+            faults.append(f"model: {error}")
+        for fault in faults:
+            typer.echo(f"{path}: account {account.id!r}: {fault}", err=True)
+        if faults:
+            failed = True
+            continue
+        typer.echo(f"{account.id}: {account.crm}, model {model.ref}")
+    if failed:
+        raise typer.Exit(1)
+    typer.echo(f"{path}: valid ({len(accounts.accounts)} accounts)")
+
+
+def unset_credentials(account: Account) -> list[str]:
+    """Each credential of ``account`` that cannot be read here: a variable not set, a
+    secrets file missing or unreadable (:meth:`SecretRef.resolve`'s words)."""
+    from leadsync.config.secret_refs import SecretRef
+
+    credentials = (
+        account.hubspot_credentials()
+        if account.crm == "hubspot"
+        else account.salesforce_credentials()
+    )
+    faults = []
+    for name, ref in credentials:
+        if isinstance(ref, SecretRef):
+            try:
+                ref.resolve(f"credentials.{name}", multiline=name == "private_key")
+            except ConfigError as error:
+                faults.append(str(error))
+    return faults
+
 
 #: Leads read by the read step: one page, so that the activity of so many leads likely
 #: touches every activity source (and so every read scope) in a few batch calls.
@@ -148,4 +194,4 @@ def _sampling(acct: Account) -> Account:
     return acct.model_copy(update={"page_size": SAMPLE, "salesforce": options})
 
 
-__all__ = ["check"]
+__all__ = ["check", "config_check", "unset_credentials"]

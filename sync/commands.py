@@ -1,4 +1,5 @@
-"""The account commands: config check, backfill, sync, explain, runs, forget, sandbox."""
+"""The account commands (setup, backfill, sync, explain, runs) and what they share:
+opening an account, its state and its lease."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def opened(
     check_ca_bundle()
     account = load_accounts(accounts_file or settings.accounts_file).get(account_id)
     model = resolve_model(account.model)
-    store = _store(settings)
+    store = store_for(settings)
     try:
         with holding(store, account.id, settings if lease else None) as hold:
             connector = open_connector(account)
@@ -98,7 +99,7 @@ def check_ca_bundle() -> None:
             )
 
 
-def _store(settings: Settings) -> StateStore:
+def store_for(settings: Settings) -> StateStore:
     from leadsync.sync.state import StateStore
 
     return StateStore(settings.state_url())
@@ -122,52 +123,6 @@ def holding(store: StateStore, account_id: str, settings: Settings | None) -> It
             yield hold
     finally:
         leases.close()
-
-
-def config_check(
-    path: Annotated[
-        Path, typer.Argument(metavar="ACCOUNTS_FILE", help="The accounts file to validate.")
-    ],
-) -> None:
-    """Validate an accounts file, each account's model and that each credential it names
-    is set here (never printing one); exit 1 with every fault named."""
-    accounts = load_accounts(path)
-    failed = False
-    for account in accounts.accounts:
-        faults = unset_credentials(account)
-        try:
-            model = resolve_model(account.model)
-        except Exception as error:  # a ModelError names the model file and fault
-            faults.append(f"model: {error}")
-        for fault in faults:
-            typer.echo(f"{path}: account {account.id!r}: {fault}", err=True)
-        if faults:
-            failed = True
-            continue
-        typer.echo(f"{account.id}: {account.crm}, model {model.ref}")
-    if failed:
-        raise typer.Exit(1)
-    typer.echo(f"{path}: valid ({len(accounts.accounts)} accounts)")
-
-
-def unset_credentials(account: Account) -> list[str]:
-    """Each credential of ``account`` that cannot be read here: a variable not set, a
-    secrets file missing or unreadable (:meth:`SecretRef.resolve`'s words)."""
-    from leadsync.config.secret_refs import SecretRef
-
-    credentials = (
-        account.hubspot_credentials()
-        if account.crm == "hubspot"
-        else account.salesforce_credentials()
-    )
-    faults = []
-    for name, ref in credentials:
-        if isinstance(ref, SecretRef):
-            try:
-                ref.resolve(f"credentials.{name}", multiline=name == "private_key")
-            except ConfigError as error:
-                faults.append(str(error))
-    return faults
 
 
 def setup(
@@ -410,7 +365,7 @@ def runs(
 ) -> None:
     """The account's run history, newest first."""
     settings = Settings()
-    store = _store(settings)
+    store = store_for(settings)
     try:
         history = store.runs(account, limit)
     finally:
@@ -462,48 +417,3 @@ def runs(
             run.error or "",
         )
     out.print(table)
-
-
-def forget(
-    account: AccountOption,
-    contact: Annotated[
-        list[str] | None, typer.Option("--contact", "-c", help="A record id (repeatable).")
-    ] = None,
-    all_deleted: Annotated[
-        bool, typer.Option("--all-deleted", help="Every record deleted in the CRM.")
-    ] = False,
-    accounts_file: AccountsFile = None,
-) -> None:
-    """Erase everything leadsync stores about contacts (GDPR right to erasure)."""
-    if not contact and not all_deleted:
-        raise typer.BadParameter("give --contact ID or --all-deleted")
-    if all_deleted:
-        with opened(account, accounts_file, lease=True) as ctx:
-            known = list(ctx.store.known_leads(account))
-            still_there = ctx.connector.existing(known)
-            gone = [i for i in known if i not in still_there]
-            removed = ctx.store.forget(account, [*(contact or []), *gone])
-        out.print(f"{len(gone)} deleted records found; {removed} stored rows erased.")
-        return
-    settings = Settings()
-    store = _store(settings)
-    try:
-        _known_account(account, accounts_file or settings.accounts_file, store)
-        with holding(store, account, settings):
-            removed = store.forget(account, contact or [])
-    finally:
-        store.close()
-    out.print(f"{removed} stored rows erased for {len(contact or [])} record(s).")
-
-
-def _known_account(account_id: str, accounts_file: Path, store: StateStore) -> None:
-    """An account of the accounts file, or one the state still holds leads or runs of (an
-    account removed from the file may still need its data erased); else a ConfigError,
-    before anything is written."""
-    try:
-        load_accounts(accounts_file).get(account_id)
-    except ConfigError:
-        if next(iter(store.known_leads(account_id)), None) is None and not store.runs(
-            account_id, 1
-        ):
-            raise  # names the accounts the file has, or what is wrong with the file
