@@ -16,6 +16,7 @@ The full reference is ``docs/accounts.md``.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from datetime import timedelta
@@ -212,6 +213,16 @@ class SalesforceOptions(_Strict):
     max_concurrent: int = Field(default=4, ge=1)
     api_version: str = "59.0"
     web_activity: list[WebActivityObject] = Field(default_factory=list)
+    ca_file: Path | None = None
+    """A CA certificate (PEM) to trust for this org alone, e.g. the sandbox's printed one;
+    relative to the accounts file's folder. ``REQUESTS_CA_BUNDLE`` does not override it."""
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_file():
+            raise ValueError(f"no file {value} (a CA certificate in PEM)")
+        return value
 
 
 class FieldNames(_Strict):
@@ -347,7 +358,7 @@ class Account(_Strict):
                 where = ".".join(str(p) for p in first["loc"])
                 message = str(first["msg"]).removeprefix("Value error, ")
                 if first["type"] == "extra_forbidden":
-                    message = "unknown key"
+                    message = unknown_key(str(first["loc"][-1]))
                 raise ValueError(f"{where}: {message}" if where else message) from None
         return value
 
@@ -399,13 +410,31 @@ def load_accounts(path: str | Path) -> AccountsFile:
         raise ConfigError("\n".join(_problem(path, data, e, text) for e in exc.errors())) from None
 
 
+def unknown_key(name: str) -> str:
+    """The words for an unknown key, with the known key it most likely misspells."""
+    known = {
+        key
+        for kind in (Account, FieldNames, TaskSettings, Schedule, SalesforceOptions,
+                     WebActivityObject, HubSpotCredentials, SalesforceCredentials)
+        for key in kind.model_fields
+    }  # fmt: skip
+    guess = difflib.get_close_matches(name, sorted(known), n=1)
+    return "unknown key" + (f" (did you mean {guess[0]!r}?)" if guess else "")
+
+
 def _anchor_secret_files(data: dict[str, Any], folder: Path) -> None:
-    """Make each relative ``{file: …}`` credential relative to the accounts file's folder.
+    """Make each relative ``{file: …}`` credential (and ``salesforce.ca_file``) relative to
+    the accounts file's folder.
 
     Not the current folder: the daemon and a cron job start elsewhere than the person who
     wrote the file, and the file and its secrets usually sit side by side.
     """
     for account in data.get("accounts") or []:
+        options = account.get("salesforce") if isinstance(account, dict) else None
+        if isinstance(options, dict) and isinstance(options.get("ca_file"), str):
+            name = options["ca_file"]
+            if not name.startswith("~") and not Path(name).is_absolute():
+                options["ca_file"] = str(folder / name)
         credentials = account.get("credentials") if isinstance(account, dict) else None
         if not isinstance(credentials, dict):
             continue
@@ -448,5 +477,5 @@ def _problem(path: Path, data: dict[str, Any], error: Any, text: str = "") -> st
     field = ".".join(str(part) for part in loc)
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        message = "unknown key"
+        message = unknown_key(str(error["loc"][-1]))
     return f"{where}: {field}: {message}" if field else f"{where}: {message}"

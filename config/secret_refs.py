@@ -16,7 +16,14 @@ import stat
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    SecretStr,
+    ValidationInfo,
+    model_validator,
+)
 
 from leadsync.errors import ConfigError
 
@@ -160,15 +167,20 @@ def _in_secrets_dir(path: Path) -> bool:
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _secret_ref(value: Any) -> Any:
+def _secret_ref(value: Any, info: ValidationInfo) -> Any:
     """An environment variable's name (shorthand for ``{env: NAME}``) or ``{file: path}``.
 
-    Anything else is taken for a secret written inline and refused, without echoing it.
+    Anything else is taken for a secret written inline and refused, without echoing it;
+    the message's example is named for the CRM and the field (``SALESFORCE_CONSUMER_SECRET_
+    ACME``), so that it can be pasted as it is.
     """
     if isinstance(value, str):
         if not _ENV_NAME.match(value):
+            title = str((info.config or {}).get("title") or "")
+            crm = "SALESFORCE" if title.startswith("Salesforce") else "HUBSPOT"
+            example = f"{crm}_{(info.field_name or 'token').upper()}_ACME"
             raise ValueError(
-                "must name an environment variable (e.g. HUBSPOT_TOKEN_ACME) or a file "
+                f"must name an environment variable (e.g. {example}) or a file "
                 "({file: path}); never write the secret itself in this file"
             )
         return {"env": value}

@@ -232,6 +232,11 @@ class Connector(Protocol):
         """
         ...
 
+    def score_field_problems(self, tiers: Sequence[str]) -> list[str]:
+        """What is missing or wrong in leadsync's fields, each with what to do; changes
+        nothing (``setup`` without ``--create``, ``leadsync check``). Empty: all good."""
+        ...
+
     def write_scores(self, writes: Sequence[ScoreWrite]) -> BatchResult:
         """Write the given scores, in as few calls as the CRM's batch limits allow.
 

@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 RETRYABLE_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
 #: Codes that mean the account's quota is spent: stop the run, resumable.
 QUOTA_CODES = frozenset({POLICY_DAILY, "REQUEST_LIMIT_EXCEEDED"})
+#: The CRM's TLS certificate is not trusted here: asking again cannot help.
+UNTRUSTED_TLS = "UNTRUSTED_TLS"
 #: 403 codes that mean a missing scope or permission.
 PERMISSION_CODES = frozenset(
     {
@@ -114,7 +116,14 @@ class RetryPolicy:
 
 _SECRETS = [
     (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^\r\n,;'\"}]+"), r"\1[redacted]"),
-    (re.compile(r"(?i)\b(bearer|basic|oauth)\s+[\w.~+/=!-]+"), r"\1 [redacted]"),
+    # a credential after its scheme, not a version or a short word ("OAuth 2.0", "Bearer auth")
+    (
+        re.compile(
+            r"(?i)\b(bearer|basic|oauth)\s+(?![\d.]+(?![\w.~+/=!-]))"
+            r"(?!(?-i:[a-z]{1,19})(?![\w.~+/=!-]))[\w.~+/=!-]+"
+        ),
+        r"\1 [redacted]",
+    ),
     (
         re.compile(
             r"(?i)\b(access_token|refresh_token|client_secret|hapikey|api_?key|password"
@@ -146,7 +155,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 def is_retryable(failure: Failure, *, safe: bool) -> bool:
     """Whether repeating the request can help (and cannot do harm)."""
-    if failure.code in QUOTA_CODES:
+    if failure.code in QUOTA_CODES or failure.code == UNTRUSTED_TLS:
         return False
     if failure.status == 429:
         return True  # refused before processing
@@ -178,10 +187,13 @@ def error_for(
             "or secrets file they name) and that they belong to this account."
         )
     elif failure.status == 403 and (failure.scopes or failure.code in PERMISSION_CODES):
-        missing = f"missing {', '.join(failure.scopes)}" if failure.scopes else "a permission"
+        plural = "s" if len(failure.scopes) > 1 else ""
+        missing = (
+            f"the scope{plural} {', '.join(failure.scopes)}" if failure.scopes else "a permission"
+        )
         error = CrmPermissionError(
             f"{name}: the credentials lack {missing} ({what}). Grant "
-            f"{'these scopes' if failure.scopes else 'it'} to the app (HubSpot private app "
+            f"{'them' if plural else 'it'} to the app (HubSpot private app "
             "or Service Key, or the Salesforce user's profile / permission set) and run again."
         )
     elif failure.code in QUOTA_CODES:
@@ -193,6 +205,12 @@ def error_for(
         error = CrmRateLimited(
             f"{name}: still rate limited{tries} ({what}). The run can be resumed; if this "
             "repeats, other integrations may be using the account's limit."
+        )
+    elif failure.code == UNTRUSTED_TLS:
+        error = CrmError(
+            f"{name}: the CRM's TLS certificate is not trusted here ({failure.message}). For "
+            "a private CA (a company proxy's, the Salesforce sandbox's), give its PEM file as "
+            "the account's salesforce.ca_file, or export REQUESTS_CA_BUNDLE=<the PEM file>."
         )
     elif failure.status is None:
         error = CrmError(f"{name}: could not reach the CRM{tries} ({what}).")

@@ -1,7 +1,15 @@
-"""The ``leadsync`` command. Every user mistake ends in a message, never a traceback."""
+"""The ``leadsync`` command. Every user mistake ends in a message, never a traceback.
+
+Exit codes, the same for every command: 0 it did what was asked; 1 a run or
+configuration fault (a :class:`~leadsync.errors.LeadsyncError`: an accounts, model or
+lead file at fault, a CRM or state database that refused, a run that was partial); 2 a
+usage fault (an unknown option or command, a missing argument, an option's value out of
+range), as click reports it; 130 interrupted by Ctrl-C.
+"""
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -10,31 +18,50 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from leadsync.config import templates
 from leadsync.errors import LeadError, LeadsyncError, ModelError
 from leadsync.scoring.engine import ScoreResult, score
 from leadsync.scoring.model import ScoringModel
-from leadsync.sync import commands, export, history_command, lab, leadoptions, output, review
+from leadsync.sync import (
+    check,
+    commands,
+    export,
+    forget,
+    history_command,
+    lab,
+    leadoptions,
+    output,
+    review,
+    sandbox_command,
+    terminal,
+)
 from leadsync.sync.describe import describe_model
 from leadsync.sync.leadfile import read_leads
 from leadsync.sync.progress import reading
 
+# Plain help, as click writes it: no `<bool>` on flags, paragraphs reflowed to the
+# terminal, and no rich formatting to import before a command runs.
 app = typer.Typer(
-    help="leadsync: lead scoring that lives in your CRM.",
+    help="leadsync: lead scoring that lives in your CRM.\n\n"
+    "Exit codes: 0 done; 1 a run or configuration fault; 2 a usage fault.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 model_app = typer.Typer(
     help="Check, show and list scoring models; backtest and compare them on leads.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(model_app, name="model")
-config_app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Check configuration files.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(config_app, name="config")
-config_app.command("check")(commands.config_check)
+config_app.command("check")(check.config_check)
+app.command("check")(check.check)
 app.command("setup")(commands.setup)
 app.command("backfill")(commands.backfill)
 app.command("sync")(commands.sync)
@@ -43,20 +70,40 @@ app.command("runs")(commands.runs)
 app.command("history")(history_command.history)
 app.command("export")(export.export)
 app.command("review")(review.review_command)
-app.command("forget")(commands.forget)
+app.command("forget")(forget.forget)
 model_app.command("backtest")(lab.backtest)
 model_app.command("diff")(lab.diff)
 
-EXIT_INVALID_DATA = 1
-EXIT_INVALID_MODEL = 2
+EXIT_FAULT = 1
+"""A run or configuration fault; click exits 2 on a usage fault by itself."""
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = terminal.console(stderr=True)
 
 
 class Format(StrEnum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"leadsync {version('leadsync')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """The options of ``leadsync`` itself (the group's help is the Typer's)."""
 
 
 @app.command("status")
@@ -124,7 +171,7 @@ def score_command(
         elif fmt is Format.csv:
             output.write_csv(results, sys.stdout)
         else:
-            output.write_table(results, spec, Console(), top)
+            output.write_table(results, spec, terminal.console(), top)
     if skipped:
         err.print(f"{skipped} invalid line(s) skipped.")
 
@@ -136,9 +183,11 @@ def _scored(leads: Iterator, spec: ScoringModel, moment: datetime) -> Iterator[S
 
 @model_app.command("check")
 def model_check(
-    paths: Annotated[list[Path], typer.Argument(help="Model files to validate.")],
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="MODEL_FILE", help="Model files to validate.")
+    ],
 ) -> None:
-    """Validate model files: exit 0 when all are valid, 2 with every fault listed otherwise."""
+    """Validate model files: exit 0 when all are valid, 1 with every fault listed otherwise."""
     failed = False
     for path in paths:
         try:
@@ -149,21 +198,23 @@ def model_check(
         else:
             typer.echo(f"{path}: valid ({spec.ref}, {len(spec.rules)} rules)")
     if failed:
-        raise typer.Exit(EXIT_INVALID_MODEL)
+        raise typer.Exit(EXIT_FAULT)
 
 
 @model_app.command("show")
 def model_show(
-    name: Annotated[str, typer.Argument(help="A template name, a model name or a .yaml path.")],
+    name: Annotated[
+        str, typer.Argument(metavar="MODEL", help="A template name, a model name or a .yaml path.")
+    ],
 ) -> None:
     """Print a readable summary of a model: its rules, groups, tiers and MQL threshold."""
-    Console().print(describe_model(templates.resolve_model(name)))
+    terminal.console().print(describe_model(templates.resolve_model(name)))
 
 
 @model_app.command("list")
 def model_list() -> None:
     """List the shipped templates and the models in LEADSYNC_MODELS_PATH."""
-    console = Console()
+    console = terminal.console()
     for name, path in templates.user_models().items():
         console.print(f"[bold]{name}[/]  [dim]{path}[/]")
     for name in templates.template_names():
@@ -186,90 +237,7 @@ def demo(
     run_demo(crm, contacts=contacts, seed=seed, changed=changed)
 
 
-@app.command("sandbox")
-def sandbox(
-    crm: Annotated[
-        str,
-        typer.Argument(
-            help="hubspot or salesforce; or leads: print the generated people as canonical "
-            "JSON Lines with their outcome, to backtest models on them."
-        ),
-    ],
-    port: Annotated[int, typer.Option(help="0 picks a free port.")] = 0,
-    contacts: Annotated[int, typer.Option(help="How many contacts (leads) to generate.")] = 1000,
-    seed: Annotated[int, typer.Option(help="The data generator's seed.")] = 0,
-    profile: Annotated[
-        str, typer.Option(help="HubSpot: starter, professional or enterprise.")
-    ] = "professional",
-    faults: Annotated[
-        str, typer.Option(help="e.g. error_rate=0.05,latency_ms=20,burst_429=3")
-    ] = "",
-    score_fields: Annotated[
-        bool, typer.Option(help="Salesforce: start with leadsync's score fields on Lead/Contact.")
-    ] = True,
-    metadata_access: Annotated[
-        bool, typer.Option(help="Salesforce: the API user may use the Metadata API.")
-    ] = True,
-    outcomes: Annotated[
-        bool,
-        typer.Option(
-            help="Salesforce: serve the generated outcomes (opportunities; leads that reached "
-            "one converted, so the sync no longer reads them)."
-        ),
-    ] = False,
-    api: Annotated[
-        str | None,
-        typer.Option(help="HubSpot: serve only the legacy or the 2026-03 API (default both)."),
-    ] = None,
-) -> None:
-    """Run a sandbox CRM in the foreground and print how to point a client at it."""
-    from leadsync.connectors.sandbox.faults import Faults
-
-    try:
-        Faults.parse(faults)
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--faults") from None
-    if api not in (None, "legacy", "2026-03"):
-        raise typer.BadParameter(f"{api!r}: use legacy or 2026-03", param_hint="--api")
-    if crm == "leads":
-        _print_generated_leads(contacts, seed)
-    elif crm == "hubspot":
-        from leadsync.connectors.sandbox.hubspot.server import serve_forever
-
-        serve_forever(
-            port=port,
-            contacts=contacts,
-            seed=seed,
-            profile=profile,
-            faults=faults,
-            api=api,
-            print_fn=lambda line: print(line, flush=True),
-        )
-    elif crm == "salesforce":
-        from leadsync.connectors.sandbox.salesforce.server import serve_forever as serve_salesforce
-
-        serve_salesforce(
-            port=port,
-            leads=contacts,
-            seed=seed,
-            faults=faults,
-            score_fields=score_fields,
-            metadata_access=metadata_access,
-            outcomes=outcomes,
-        )
-    else:
-        raise typer.BadParameter("hubspot, salesforce or leads", param_hint="CRM")
-
-
-def _print_generated_leads(contacts: int, seed: int) -> None:
-    import json
-
-    from leadsync.connectors.sandbox.data import generate
-    from leadsync.connectors.sandbox.leads import lead_jsons
-
-    write = sys.stdout.write
-    for lead in lead_jsons(generate(contacts, seed=seed)):
-        write(json.dumps(lead, ensure_ascii=False) + "\n")
+app.command("sandbox")(sandbox_command.sandbox)
 
 
 def _duration(text: str, option: str, *, zero: bool = False) -> timedelta:
@@ -320,7 +288,16 @@ def daemon_command(
     from leadsync.sync.daemon import Daemon, Options
     from leadsync.sync.worker import Backoff
 
+    if http is not None:  # malformed on its face: a usage fault, before anything starts
+        from leadsync.sync.http import parse_address
+
+        try:
+            parse_address(http)
+        except LeadsyncError as error:
+            message = str(error).removeprefix(f"--http {http!r}: ")
+            raise typer.BadParameter(f"{http!r}: {message}", param_hint="--http") from None
     settings = Settings()
+    commands.check_ca_bundle()
     options = Options(
         accounts_file=accounts_file or settings.accounts_file,
         grace=_duration(grace, "--grace", zero=True),
@@ -334,16 +311,33 @@ def daemon_command(
     raise typer.Exit(Daemon(options, settings).serve())
 
 
+def _whole_summaries(typer_app: typer.Typer) -> None:
+    """Give every command its whole first paragraph as the summary listed in ``--help``:
+    click would cut it at the column's width, mid-sentence, with "..."."""
+    for info in typer_app.registered_commands:
+        text = info.help or inspect.getdoc(info.callback) or ""
+        if info.short_help is None and text:
+            info.short_help = " ".join(text.split("\n\n")[0].split())
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            info = group.typer_instance.info
+            text = info.help if isinstance(info.help, str) else ""
+            if not isinstance(info.short_help, str) and text:
+                info.short_help = " ".join(text.split("\n\n")[0].split())
+            _whole_summaries(group.typer_instance)
+
+
 def main() -> None:
     """Entry point of the console script."""
+    _whole_summaries(app)
     try:
         app()
-    except ModelError as error:
+    except ModelError as error:  # already one line per fault, each naming its file
         err.print(str(error), markup=False)
-        sys.exit(EXIT_INVALID_MODEL)
+        sys.exit(EXIT_FAULT)
     except LeadsyncError as error:
         err.print(f"error: {error}", markup=False)
-        sys.exit(EXIT_INVALID_DATA)
+        sys.exit(EXIT_FAULT)
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(0)

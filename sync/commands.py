@@ -1,10 +1,12 @@
-"""The account commands: config check, backfill, sync, explain, runs, forget, sandbox."""
+"""The account commands (setup, backfill, sync, explain, runs) and what they share:
+opening an account, its state and its lease."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,9 +23,10 @@ from leadsync.config.accounts import Account, load_accounts
 from leadsync.config.settings import Settings
 from leadsync.config.templates import resolve_model
 from leadsync.connectors.base import Connector, open_connector
+from leadsync.errors import ConfigError
 from leadsync.scoring.engine import format_points, score
 from leadsync.scoring.model import ScoringModel
-from leadsync.sync import logs, mql
+from leadsync.sync import logs, mql, terminal
 
 if TYPE_CHECKING:  # the state store and the pipeline load SQLAlchemy: imported when used
     from leadsync.sync.hold import Hold
@@ -31,7 +34,7 @@ if TYPE_CHECKING:  # the state store and the pipeline load SQLAlchemy: imported 
     from leadsync.sync.state import StateStore
 
 log = logging.getLogger("leadsync.cli")
-out = Console(highlight=False, soft_wrap=True)
+out = terminal.console()
 
 AccountOption = Annotated[str, typer.Option("--account", "-a", help="The account's id.")]
 AccountsFile = Annotated[
@@ -69,9 +72,10 @@ def opened(
     """
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
+    check_ca_bundle()
     account = load_accounts(accounts_file or settings.accounts_file).get(account_id)
     model = resolve_model(account.model)
-    store = _store(settings)
+    store = store_for(settings)
     try:
         with holding(store, account.id, settings if lease else None) as hold:
             connector = open_connector(account)
@@ -83,7 +87,19 @@ def opened(
         store.close()
 
 
-def _store(settings: Settings) -> StateStore:
+def check_ca_bundle() -> None:
+    """A ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``) that names no file is one message
+    now, not a traceback from inside requests at the first call."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        value = os.environ.get(name)
+        if value and not Path(value).expanduser().exists():
+            raise ConfigError(
+                f"{name}={value}: no such file or folder; point it at a CA certificate "
+                "(PEM), e.g. the one `leadsync sandbox salesforce` printed, or unset it"
+            )
+
+
+def store_for(settings: Settings) -> StateStore:
     from leadsync.sync.state import StateStore
 
     return StateStore(settings.state_url())
@@ -109,57 +125,49 @@ def holding(store: StateStore, account_id: str, settings: Settings | None) -> It
         leases.close()
 
 
-def config_check(
-    path: Annotated[Path, typer.Argument(help="The accounts file to validate.")],
-) -> None:
-    """Validate an accounts file and each account's model; exit 1 with every fault named."""
-    accounts = load_accounts(path)
-    failed = False
-    for account in accounts.accounts:
-        try:
-            model = resolve_model(account.model)
-        except Exception as error:  # a ModelError names the model file and fault
-            failed = True
-            typer.echo(f"{path}: account {account.id!r}: model: {error}", err=True)
-            continue
-        typer.echo(f"{account.id}: {account.crm}, model {model.ref}")
-    if failed:
-        raise typer.Exit(1)
-    typer.echo(f"{path}: valid ({len(accounts.accounts)} accounts)")
-
-
 def setup(
     account: AccountOption,
     create: Annotated[
         bool,
         typer.Option(
             "--create",
-            help="Salesforce: create missing score fields (Metadata API), the permission set "
-            "and its assignment. HubSpot creates its properties either way.",
+            help="Create what is missing: HubSpot's properties and their group; Salesforce's "
+            "score fields (Metadata API), the permission set and its assignment.",
         ),
     ] = False,
     accounts_file: AccountsFile = None,
 ) -> None:
-    """Check leadsync's score fields on an account and create them where the CRM allows.
+    """Check leadsync's score fields on an account; with --create, create what is missing.
 
-    HubSpot: the properties and their group are created (the token needs the schema
-    scope). Salesforce: the fields are checked through describe; when one is missing or
-    not editable, the message says exactly what the admin must create and grant, or, with
-    --create, leadsync creates the fields, a permission set granting access to them and its
-    assignment to the integration user (which then needs "Customize Application" and
-    "Modify Metadata Through Metadata API Functions").
+    Without --create nothing is changed: each missing or unusable field is named with what
+    to do. HubSpot: --create makes the properties and their group (the token needs the
+    schema write scope; a first backfill makes them too). Salesforce: --create makes the
+    fields, a permission set granting access to them and its assignment to the
+    integration user (which then needs "Customize Application" and "Modify Metadata
+    Through Metadata API Functions").
     """
     with opened(account, accounts_file) as ctx:
-        created = ctx.connector.ensure_score_fields(
-            [t.name for t in ctx.model.tiers], create=create
-        )
+        tiers = [t.name for t in ctx.model.tiers]
+        if create:
+            created, problems = ctx.connector.ensure_score_fields(tiers, create=True), []
+        else:
+            created, problems = [], ctx.connector.score_field_problems(tiers)
         wrong = mql.unusable_owners(ctx.account.tasks.round_robin, ctx.connector.owners())
     for item in created:
         out.print(f"{account}: created {item}", markup=False)
-    out.print(f"{account}: the score fields are in place", markup=False)
-    if wrong:
-        for problem in wrong:
-            typer.echo(f"{account}: tasks.round_robin: {problem}", err=True)
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    if problems:
+        typer.echo(
+            f"{account}: nothing was changed; `leadsync setup --account {account} --create` "
+            "creates what is missing",
+            err=True,
+        )
+    else:
+        out.print(f"{account}: the score fields are in place", markup=False)
+    for problem in wrong:
+        typer.echo(f"{account}: tasks.round_robin: {problem}", err=True)
+    if problems or wrong:
         raise typer.Exit(1)
 
 
@@ -321,10 +329,9 @@ def explain(
     """Score one lead now, live from the CRM, and say why."""
     with opened(account, accounts_file) as ctx:
         crm_lead = ctx.connector.get_lead(contact)
-        if crm_lead is None:
-            raise typer.BadParameter(
-                f"no record {contact!r} in account {account!r}", param_hint="--contact"
-            )
+        if crm_lead is None:  # the CRM's answer, not the command line, is at fault: 1
+            typer.echo(f"error: account {account!r} has no record {contact!r}", err=True)
+            raise typer.Exit(1)
         result = score(crm_lead.lead, ctx.model, datetime.now(UTC))
     if as_json:
         from leadsync.sync.output import as_json as result_json
@@ -358,7 +365,7 @@ def runs(
 ) -> None:
     """The account's run history, newest first."""
     settings = Settings()
-    store = _store(settings)
+    store = store_for(settings)
     try:
         history = store.runs(account, limit)
     finally:
@@ -410,34 +417,3 @@ def runs(
             run.error or "",
         )
     out.print(table)
-
-
-def forget(
-    account: AccountOption,
-    contact: Annotated[
-        list[str] | None, typer.Option("--contact", "-c", help="A record id (repeatable).")
-    ] = None,
-    all_deleted: Annotated[
-        bool, typer.Option("--all-deleted", help="Every record deleted in the CRM.")
-    ] = False,
-    accounts_file: AccountsFile = None,
-) -> None:
-    """Erase everything leadsync stores about contacts (GDPR right to erasure)."""
-    if not contact and not all_deleted:
-        raise typer.BadParameter("give --contact ID or --all-deleted")
-    if all_deleted:
-        with opened(account, accounts_file, lease=True) as ctx:
-            known = list(ctx.store.known_leads(account))
-            still_there = ctx.connector.existing(known)
-            gone = [i for i in known if i not in still_there]
-            removed = ctx.store.forget(account, [*(contact or []), *gone])
-        out.print(f"{len(gone)} deleted records found; {removed} stored rows erased.")
-        return
-    settings = Settings()
-    store = _store(settings)
-    try:
-        with holding(store, account, settings):
-            removed = store.forget(account, contact or [])
-    finally:
-        store.close()
-    out.print(f"{removed} stored rows erased for {len(contact or [])} record(s).")

@@ -66,6 +66,11 @@ def open_engine(url: str) -> Engine:
         raise ConfigError(
             f"cannot reach the state database at {safe_url(url)}: {_reason(exc, parsed)}; {hint}"
         ) from None
+    except DBAPIError as exc:  # reached, but not a database (SQLite: any other file)
+        engine.dispose()
+        raise ConfigError(
+            f"cannot open the state database at {safe_url(url)}: {_reason(exc, parsed)}; {hint}"
+        ) from None
     try:
         migrations.upgrade(engine)
     except DBAPIError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from leadsync.connectors.salesforce.connector import use_session_factory
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 from leadsync.scoring.model import ScoringModel
+from leadsync.sync import terminal
 from leadsync.sync.pipeline import RunReport, Sync
 from leadsync.sync.state import StateStore
 
@@ -57,7 +59,7 @@ def run_demo(
 ) -> list[Step]:
     """Backfill then one incremental run on a fresh sandbox; prints and returns both steps,
     then writes the account's review to ``review_path``."""
-    console = console or Console()
+    console = console or terminal.console()
     steps: list[Step] = []
     with (
         tempfile.TemporaryDirectory(prefix="leadsync-demo-") as folder,
@@ -70,7 +72,10 @@ def run_demo(
             for mode, label in (("backfill", "Backfill"), ("incremental", "Incremental run")):
                 if mode == "incremental":
                     touched = touch(changed)
-                    console.print(f"The sandbox simulates new activity on {len(touched)} records…")
+                    what = "a demo request each" if crm == "salesforce" else "a visit or a form"
+                    console.print(
+                        f"The sandbox simulates new activity on {len(touched)} records ({what})…"
+                    )
                 connector = open_connector(account)
                 try:
                     with console.status(f"{label}…"):
@@ -127,7 +132,7 @@ def _sandbox(
             finally:
                 os.environ.pop(TOKEN_ENV, None)
         return
-    with SalesforceSandbox(leads=records, seed=seed) as sandbox:
+    with SalesforceSandbox(leads=records, seed=seed, outcomes=True) as sandbox:  # for the review
         os.environ[SECRET_ENV] = sandbox.client_secret
         account = Account(
             id="demo",
@@ -140,10 +145,41 @@ def _sandbox(
         )
         use_session_factory(lambda _account: sandbox.session())
         try:
-            yield account, SALESFORCE_LIMITS, lambda n: sandbox.touch("Lead", n)
+            yield account, SALESFORCE_LIMITS, lambda n: _demo_requests(sandbox, n, seed)
         finally:
             use_session_factory(None)
             os.environ.pop(SECRET_ENV, None)
+
+
+def _demo_requests(sandbox: SalesforceSandbox, count: int, seed: int) -> list[str]:
+    """``count`` open Leads fill in a "Request a demo" form: each becomes a responded
+    member of a Web campaign, as Salesforce records a form fill, so the incremental run
+    finds new activity worth points (moving only ``SystemModstamp`` would rescore the
+    Leads to the same scores). Returns the Leads' ids."""
+    store = sandbox.store
+    at = store.now()
+    web = {str(c["Id"]) for c in store.rows("Campaign") if c.get("Type") == "Web"}
+    answered = {str(m["LeadId"]) for m in store.rows("CampaignMember") if m["CampaignId"] in web}
+    open_leads = sorted(
+        str(r["Id"])
+        for r in store.rows("Lead")
+        if not r.get("IsConverted") and str(r["Id"]) not in answered  # a request counts once
+    )
+    chosen = random.Random(seed).sample(open_leads, min(count, len(open_leads)))
+    campaign = store.load(
+        "Campaign",
+        {"Name": "Request a demo", "Type": "Web", "Status": "In Progress", "IsActive": True,
+         "StartDate": at.date(), "Description": "demo_request", "OwnerId": store.api_user_id},
+        at=at,
+    )  # fmt: skip
+    for lead in chosen:
+        store.load(
+            "CampaignMember",
+            {"CampaignId": campaign, "LeadId": lead, "ContactId": None, "Status": "Responded",
+             "HasResponded": True, "FirstRespondedDate": at.date()},
+            at=at,
+        )  # fmt: skip
+    return chosen
 
 
 def _print_step(console: Console, label: str, step: Step) -> None:

@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol, TextIO, runtime_checkable
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leadsync.connectors.base import Connector, LeadPage
 from leadsync.errors import LeadsyncError
 from leadsync.scoring.conditions import to_bool
 from leadsync.scoring.lead import Lead, Outcome, lead_json
-from leadsync.sync import leadoptions
+from leadsync.sync import leadoptions, terminal
 from leadsync.sync.commands import AccountOption, AccountsFile, opened
 
 
@@ -114,7 +113,8 @@ def export(
     Feed the file to ``leadsync model backtest`` or ``model diff``.
     """
     moment = leadoptions.as_of(since) if since is not None else None
-    err = Console(stderr=True)
+    leadoptions.writable(output, "--output")
+    err = terminal.console(stderr=True)
     with opened(account, accounts_file) as ctx:
         stream = output.open("w", encoding="utf-8") if output else sys.stdout
         try:

@@ -9,15 +9,15 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from leadsync.config.settings import Settings
 from leadsync.scoring.engine import format_points
+from leadsync.sync import terminal
 from leadsync.sync.commands import AccountOption, AsJson
 from leadsync.sync.leadoptions import as_of
 
-out = Console(highlight=False, soft_wrap=True)
+out = terminal.console()
 
 
 def history(

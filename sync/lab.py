@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from leadsync.config import templates
 from leadsync.errors import LeadError, LeadsyncError
@@ -25,12 +24,12 @@ from leadsync.scoring.backtest import Backtest
 from leadsync.scoring.diff import ModelDiff
 from leadsync.scoring.engine import compiled
 from leadsync.scoring.lead import Lead
-from leadsync.sync import labpool, labreport, leadoptions
+from leadsync.sync import labpool, labreport, leadoptions, terminal
 from leadsync.sync.commands import AccountsFile, opened
 from leadsync.sync.export import ReadsOutcomes, account_leads
 from leadsync.sync.leadfile import Columns, read_leads
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = terminal.console(stderr=True)
 
 
 class LabFormat(StrEnum):
@@ -153,14 +152,16 @@ def backtest(
     elif fmt is LabFormat.html:
         sys.stdout.write(labreport.backtest_html(report))
     else:
-        labreport.backtest_table(report, Console())
+        labreport.backtest_table(report, terminal.console())
     if skipped[0]:
         err.print(f"{skipped[0]} invalid line(s) skipped.")
 
 
 def diff(
-    old: Annotated[str, typer.Argument(help="The model as it is (template, name or .yaml).")],
-    new: Annotated[str, typer.Argument(help="The model as it would be.")],
+    old: Annotated[
+        str, typer.Argument(metavar="OLD", help="The model as it is (template, name or .yaml).")
+    ],
+    new: Annotated[str, typer.Argument(metavar="NEW", help="The model as it would be.")],
     leads: Leads = None,
     account: FromAccount = None,
     accounts_file: AccountsFile = None,
@@ -198,6 +199,6 @@ def diff(
     elif fmt is LabFormat.html:
         sys.stdout.write(labreport.diff_html(report, backtests))
     else:
-        labreport.diff_table(report, backtests, Console())
+        labreport.diff_table(report, backtests, terminal.console())
     if skipped[0]:
         err.print(f"{skipped[0]} invalid line(s) skipped.")

@@ -137,10 +137,15 @@ def _decode(line: str, where: str) -> Any:
     try:
         return _DECODER.decode(line)
     except msgspec.DecodeError:
+        text = line.rstrip("\r\n")
         try:
-            return json.loads(line)
+            return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise LeadError(f"not valid JSON ({exc.msg} at column {exc.colno})", where) from None
+            if exc.pos >= len(text) or exc.msg.startswith("Unterminated string"):
+                reason = f"the line ends at column {len(text) + 1} inside a value: cut short?"
+            else:
+                reason = f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+            raise LeadError(f"not valid JSON ({reason})", where) from None
 
 
 _DECODER = msgspec.json.Decoder()

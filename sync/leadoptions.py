@@ -7,7 +7,9 @@ say how a CSV file's columns become canonical leads (see :class:`Columns`).
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -50,3 +52,20 @@ def as_of(text: str | None) -> datetime:
     if moment.tzinfo is None:
         raise typer.BadParameter(f"{text!r} has no timezone (add 'Z' or an offset like +02:00)")
     return moment
+
+
+def writable(path: Path | None, option: str) -> None:
+    """An output file the command can write, checked before any work (a usage fault, as
+    click's own file options are): not a folder, in a folder that exists and is writable."""
+    if path is None:
+        return
+    folder = path.expanduser().absolute().parent
+    if path.is_dir():
+        problem = "is a folder"
+    elif not folder.is_dir():
+        problem = f"cannot be written: there is no folder {folder}"
+    elif not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        problem = "cannot be written: permission denied"
+    else:
+        return
+    raise typer.BadParameter(f"{path} {problem}", param_hint=option)

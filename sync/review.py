@@ -23,17 +23,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
 import typer
 import yaml
-from rich.console import Console
 
 from leadsync.config import templates
 from leadsync.config.accounts import parse_duration
-from leadsync.errors import ConfigError
 from leadsync.scoring.engine import score
 from leadsync.scoring.lead import Lead
 from leadsync.scoring.loader import parse_model, read_yaml
 from leadsync.scoring.model import ScoringModel
 from leadsync.scoring.review import Reviewed, ReviewReport, review
-from leadsync.sync import reviewreport
+from leadsync.sync import leadoptions, reviewreport, terminal
 from leadsync.sync.commands import AccountOption, AccountsFile, opened
 from leadsync.sync.export import account_leads
 from leadsync.sync.output import number
@@ -81,7 +79,9 @@ def review_command(
     try:
         cutoff = now - parse_duration(since) if since else None
     except ValueError as error:
-        raise ConfigError(f"--since: {error}") from None
+        raise typer.BadParameter(str(error), param_hint="--since") from None
+    leadoptions.writable(out, "--out")
+    leadoptions.writable(suggest, "--suggest")
     with opened(account, accounts_file) as ctx:
         leads = account_leads(
             ctx.connector, with_outcomes=True, require_consent=ctx.account.require_consent
@@ -99,7 +99,7 @@ def review_command(
     elif fmt is ReviewFormat.html:
         text = page
     else:
-        console = Console(file=out.open("w", encoding="utf-8") if out else None)
+        console = terminal.console(file=out.open("w", encoding="utf-8") if out else None)
         reviewreport.review_table(report, console)
         return
     if out is None:

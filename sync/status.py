@@ -11,6 +11,7 @@ prints no secret.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,10 +19,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import select, union
+from sqlalchemy import func, select, union
 
 from leadsync.config.accounts import Account, Schedule, load_accounts
 from leadsync.config.settings import Settings
+from leadsync.sync import terminal
 from leadsync.sync.commands import AccountsFile, AsJson
 from leadsync.sync.leases import Lease, Leases
 from leadsync.sync.migrations import account_status, cursors, leases, runs
@@ -45,7 +47,7 @@ def status(accounts_file: AccountsFile = None, as_json: AsJson = False) -> None:
         for row in rows:
             typer.echo(json.dumps(row, ensure_ascii=False))
         return
-    _table(rows, Console(highlight=False))
+    _table(rows, terminal.console())
 
 
 def collect(
@@ -89,7 +91,7 @@ def _record(
         "schedule": _schedule(account.schedule) if account else None,
         "last_run": _run(last) if last else None,
         "next_run_at": _iso(state.next_run_at),
-        "last_success_at": _iso(state.last_success_at),
+        "last_success_at": _iso(_last_success(store, account_id, state)),
         "last_error": state.last_error,
         "last_error_kind": state.last_error_kind,
         "failures": state.failures,
@@ -105,10 +107,21 @@ def _record(
             if lease is not None and lease.expires_at > at
             else None
         ),
-        "cursor": _short(cursor),
-        "backfill_resumes_at": _short(resume),
+        "cursor": cursor,
+        "backfill_resumes_at": resume,
         "api": _budget(state, last),
     }
+
+
+def _last_success(store: StateStore, account_id: str, state: AccountStatus) -> datetime | None:
+    """The end of the account's last ``ok`` run, the daemon's or a command's."""
+    query = select(func.max(runs.c.ended_at)).where(
+        runs.c.account_id == account_id, runs.c.status == "ok"
+    )
+    with store.engine.connect() as conn:
+        ended = conn.scalar(query)
+    moments = [m for m in (ended, state.last_success_at) if m is not None]
+    return max(moments) if moments else None
 
 
 def _run(run: Run) -> dict[str, Any]:
@@ -159,7 +172,7 @@ def _schedule(schedule: Schedule | None) -> str | None:
 
 
 def _short(value: str | None, width: int = CURSOR_WIDTH) -> str | None:
-    """A cursor cut to ``width`` characters (its start and its end)."""
+    """A cursor cut to ``width`` characters (its start and its end), for a terminal."""
     if value is None or len(value) <= width:
         return value
     head = (width - 1) * 2 // 3
@@ -253,9 +266,10 @@ def _lease_cell(lease: dict[str, Any] | None, at: datetime) -> str:
 
 
 def _cursor_cell(row: dict[str, Any]) -> str:
-    lines = [escape(row["cursor"]) if row["cursor"] else "[dim]none yet[/]"]
+    cut = _short if sys.stdout.isatty() else (lambda value: value)  # piped: whole values
+    lines = [escape(cut(row["cursor"])) if row["cursor"] else "[dim]none yet[/]"]
     if row["backfill_resumes_at"]:
-        lines.append(f"[yellow]backfill resumes at {escape(row['backfill_resumes_at'])}[/]")
+        lines.append(f"[yellow]backfill resumes at {escape(cut(row['backfill_resumes_at']))}[/]")
     return "\n".join(lines)
 
 

@@ -67,3 +67,31 @@ def test_nothing_heavy_is_imported_before_it_is_needed(module: str) -> None:
     code = f"import sys, {module}; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+#: Runs the console script's entry point with the given arguments, then prints which of
+#: HEAVY the process loaded.
+PROBE = (
+    "import sys; sys.argv = ['leadsync', *sys.argv[1:]]\n"
+    "from leadsync.sync.cli import main\n"
+    "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    f"print(sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["--version"], ["score", "--help"], ["score", "-m", "b2b-saas", "-l", "{lead}"]],
+    ids=" ".join,
+)
+def test_help_version_and_score_load_no_heavy_library(args: list[str], tmp_path: Path) -> None:
+    """Start-up: what these commands need is the engine, not a database, a CRM client or
+    a scheduler (the CPU time it saves: benchmarks/bench_cli.py)."""
+    lead = tmp_path / "one.jsonl"
+    lead.write_text('{"id": "c1", "properties": {"title": "CEO"}}\n')
+    argv = [a.format(lead=lead) for a in args]
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, check=True
+    )
+    assert done.stdout  # the command did its work: help, a version or a table
+    assert done.stderr.strip().splitlines()[-1] == "[]"

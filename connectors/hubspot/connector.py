@@ -384,8 +384,9 @@ class HubSpotConnector:
             )  # fmt: skip
             if response.status == 403:  # no Enterprise tier, or no event-detail scopes
                 log.info(
-                    "HubSpot events API unavailable, using contact rollups: %s",
-                    response.body.get("message"),
+                    "HubSpot's events API (each page view and form fill with its date) needs "
+                    "Enterprise and the event-detail scopes, which this account lacks: scoring "
+                    "from the contacts' rollup properties instead (connectors/hubspot/MAPPING.md)"
                 )
                 self._events_api = False
                 return None
@@ -412,6 +413,9 @@ class HubSpotConnector:
         nothing: the properties are created either way.
         """
         return self.writer.ensure_score_fields(tiers)
+
+    def score_field_problems(self, tiers: Sequence[str]) -> list[str]:
+        return self.writer.score_field_problems(tiers)
 
     def write_scores(self, writes: Sequence[ScoreWrite]) -> BatchResult:
         """Batch updates of 100; ``done`` maps ids to the epoch-ms stamp the write left."""

@@ -151,25 +151,8 @@ class HubSpotWriter:
         success once a GET shows the property with the type leadsync writes. A property
         of another type is refused with what to do, found either way.
         """
+        options, wanted = self._wanted(tiers)
         f = self.account.fields
-        options = [
-            {"label": t, "value": t, "displayOrder": i, "hidden": False}
-            for i, t in enumerate(tiers)
-        ]
-        wanted: list[dict[str, Any]] = [
-            {"name": f.score, "label": "Lead Score", "type": "number", "fieldType": "number"},
-            {"name": f.tier, "label": "Lead Score Tier", "type": "enumeration",
-             "fieldType": "select", "options": options},
-            {"name": f.reasons, "label": "Lead Score Reasons", "type": "string",
-             "fieldType": "textarea"},
-            {"name": f.model, "label": "Lead Score Model", "type": "string", "fieldType": "text"},
-            {"name": f.updated_at, "label": "Lead Score Updated At", "type": "datetime",
-             "fieldType": "date"},
-            {"name": f.feedback, "label": "Lead Score Feedback", "type": "enumeration",
-             "fieldType": "select", "description": "Sales on this MQL: read by leadsync review.",
-             "options": [{"label": label, "value": value, "displayOrder": i}
-                         for i, (value, label) in enumerate(FEEDBACK.items())]},
-        ]  # fmt: skip
         created: list[str] = []
         try:
             group = self.http.request(
@@ -212,6 +195,63 @@ class HubSpotWriter:
                 "properties by hand."
             ) from None
         return created
+
+    def score_field_problems(self, tiers: Sequence[str]) -> list[str]:
+        """What :meth:`ensure_score_fields` would have to create or cannot fix, changing
+        nothing (``leadsync setup`` without ``--create``, ``leadsync check``)."""
+        problems: list[str] = []
+        missing: list[str] = []
+        try:
+            group = self.http.call(
+                "properties.groups.get",
+                "crm.properties.groups_api.get_by_name",
+                "contacts",
+                GROUP["name"],
+                safe=True,
+                accept=(404,),
+            )
+            if group.status == 404:
+                missing.append("the property group 'Lead scoring'")
+            for spec in self._wanted(tiers)[1]:
+                found = self._property(spec["name"])
+                if found.status == 404:
+                    missing.append(f"the contact property {spec['name']}")
+                    continue
+                try:
+                    self._check_type(found.body, spec)
+                except CrmError as exc:
+                    problems.append(str(exc))
+        except CrmPermissionError:
+            problems.append(
+                f"{self.what}: the token lacks the scope {SCHEMA_READ}, so leadsync cannot "
+                "read its score properties; add it to the private app or Service Key"
+            )
+        if missing:
+            problems.insert(0, f"{self.what}: missing: {', '.join(missing)}")
+        return problems
+
+    def _wanted(self, tiers: Sequence[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The tier options and the specs of leadsync's six properties."""
+        f = self.account.fields
+        options = [
+            {"label": t, "value": t, "displayOrder": i, "hidden": False}
+            for i, t in enumerate(tiers)
+        ]
+        wanted: list[dict[str, Any]] = [
+            {"name": f.score, "label": "Lead Score", "type": "number", "fieldType": "number"},
+            {"name": f.tier, "label": "Lead Score Tier", "type": "enumeration",
+             "fieldType": "select", "options": options},
+            {"name": f.reasons, "label": "Lead Score Reasons", "type": "string",
+             "fieldType": "textarea"},
+            {"name": f.model, "label": "Lead Score Model", "type": "string", "fieldType": "text"},
+            {"name": f.updated_at, "label": "Lead Score Updated At", "type": "datetime",
+             "fieldType": "date"},
+            {"name": f.feedback, "label": "Lead Score Feedback", "type": "enumeration",
+             "fieldType": "select", "description": "Sales on this MQL: read by leadsync review.",
+             "options": [{"label": label, "value": value, "displayOrder": i}
+                         for i, (value, label) in enumerate(FEEDBACK.items())]},
+        ]  # fmt: skip
+        return options, wanted
 
     def _property(self, name: str) -> Response:
         return self.http.request(

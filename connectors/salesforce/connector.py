@@ -111,7 +111,10 @@ def use_session_factory(factory: SessionFactory | None) -> None:
 @register("salesforce")
 def open_salesforce(account: Account) -> SalesforceConnector:
     session = _session_factory(account) if _session_factory else None
-    return SalesforceConnector(account, session=session)
+    ca_file = account.salesforce.ca_file
+    return SalesforceConnector(
+        account, session=session, ca_path=str(ca_file.expanduser()) if ca_file else None
+    )
 
 
 class SalesforceConnector:
@@ -400,6 +403,16 @@ class SalesforceConnector:
         for sobject, om in self.maps.items():
             check_score_fields(self.api.describe(sobject), sobject, om.fields, tiers, hint)
         return []
+
+    def score_field_problems(self, tiers: Sequence[str]) -> list[str]:
+        """What the admin (or ``setup --create``) must fix, object by object; no change."""
+        problems, hint = [], create_hint(self.account.id)
+        for sobject, om in self.maps.items():
+            try:
+                check_score_fields(self.api.describe(sobject), sobject, om.fields, tiers, hint)
+            except CrmError as error:
+                problems.append(str(error))
+        return problems
 
     def write_scores(self, writes: Sequence[ScoreWrite]) -> BatchResult:
         return self.writer.write_scores(writes)

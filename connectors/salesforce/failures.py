@@ -9,13 +9,14 @@ decides the same way whatever failed: 403 ``REQUEST_LIMIT_EXCEEDED`` "TotalReque
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import requests
 from simple_salesforce.exceptions import SalesforceError
 
-from leadsync.connectors.retry import Failure
+from leadsync.connectors.retry import UNTRUSTED_TLS, Failure
 
 __all__ = ["describe_failure"]
 
@@ -29,6 +30,10 @@ def describe_failure(exc: BaseException) -> Failure | None:
         return Failure(exc.status, None, message or f"HTTP {exc.status}", code)
     if isinstance(exc, requests.exceptions.JSONDecodeError):
         return Failure(None, None, "the answer was cut short (invalid JSON)")
+    if isinstance(exc, requests.exceptions.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        reason = re.search(r"certificate verify failed: ([^()'\"]+)", str(exc))
+        detail = reason.group(1).strip() if reason else "certificate verify failed"
+        return Failure(None, None, detail, UNTRUSTED_TLS)
     if isinstance(exc, requests.RequestException):
         return Failure(None, None, type(exc).__name__)
     return None

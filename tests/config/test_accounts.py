@@ -62,7 +62,19 @@ def test_missing_env_var_says_which(tmp_path, monkeypatch):
         ),
         (
             "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: T}, modle: x}",
-            "account 'acme': modle: unknown key",
+            "account 'acme': modle: unknown key (did you mean 'model'?)",
+        ),
+        (
+            "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: T}, tasks: {due_inn: 1d}}",
+            "account 'acme': tasks.due_inn: unknown key (did you mean 'due_in'?)",
+        ),
+        (
+            "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: T}, zzz: 1}",
+            "account 'acme': zzz: unknown key",
+        ),
+        (
+            "accounts:\n  - {id: acme, crm: salesforce, credentials: {session_id: S, instance_url: 'https://x.my.salesforce.com'}, salesforce: {ca_file: nowhere.pem}}",
+            "account 'acme': salesforce.ca_file: no file",
         ),
         (
             "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: T}, tasks: {due_in: soon}}",
@@ -122,3 +134,34 @@ def test_the_hubspot_api_version_defaults_to_2026_03(tmp_path, given, kept):
     extra = f", api_version: '{given}'" if given else ""
     text = f"accounts:\n  - {{id: acme, crm: hubspot, credentials: {{token: T}}{extra}}}"
     assert load_accounts(write(tmp_path, text)).get("acme").api_version == kept
+
+
+@pytest.mark.parametrize(
+    ("crm", "credentials", "example"),
+    [
+        ("hubspot", "{token: pat-na1-1234-abcd}", "e.g. HUBSPOT_TOKEN_ACME"),
+        (
+            "salesforce",
+            "{consumer_key: k, consumer_secret: s3cr3t-value!, instance_url: 'https://x.my.salesforce.com'}",
+            "e.g. SALESFORCE_CONSUMER_SECRET_ACME",
+        ),
+    ],
+)
+def test_the_inline_secret_hint_names_a_variable_for_that_crm_and_field(
+    tmp_path, crm, credentials, example
+):
+    text = f"accounts:\n  - {{id: acme, crm: {crm}, credentials: {credentials}}}"
+    with pytest.raises(ConfigError) as caught:
+        load_accounts(write(tmp_path, text))
+    assert example in str(caught.value)
+    assert "pat-na1" not in str(caught.value) and "s3cr3t" not in str(caught.value)
+
+
+def test_a_ca_file_is_relative_to_the_accounts_file(tmp_path):
+    (tmp_path / "sandbox-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    text = (
+        "accounts:\n  - {id: acme, crm: salesforce, salesforce: {ca_file: sandbox-ca.pem}, "
+        "credentials: {session_id: S, instance_url: 'https://x.my.salesforce.com'}}"
+    )
+    account = load_accounts(write(tmp_path, text)).get("acme")
+    assert account.salesforce.ca_file == tmp_path / "sandbox-ca.pem"

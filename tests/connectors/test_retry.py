@@ -292,7 +292,7 @@ def test_403_missing_scope_names_it(run: Callable[..., str]) -> None:
             )
         ]
     )
-    with pytest.raises(CrmAuthError, match=r"missing crm\.schemas\.contacts\.write"):
+    with pytest.raises(CrmAuthError, match=r"lack the scope crm\.schemas\.contacts\.write \("):
         run(fn)
     assert fn.calls == 1
 
@@ -358,6 +358,14 @@ def test_redact_explicit_secrets_and_shapes() -> None:
     assert redact("sent Bearer abc.def-ghi") == "sent Bearer [redacted]"
     assert redact(f"bad token {TOKEN} given") == "bad token [redacted] given"
     assert redact("nothing secret here") == "nothing secret here"
+    assert redact("Basic dXNlcjpwYXNz") == "Basic [redacted]"
+
+
+@pytest.mark.parametrize(
+    "text", ["the app must use OAuth 2.0.", "Bearer auth is required", "basic plan"]
+)
+def test_redact_leaves_versions_and_words_after_a_scheme(text: str) -> None:
+    assert redact(text) == text
 
 
 def test_retry_log_lines_are_redacted(

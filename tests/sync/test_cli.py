@@ -88,6 +88,15 @@ def test_default_is_the_shipped_example_leads():
     ("line", "message"),
     [
         ("{not json", "leads.jsonl:2: not valid JSON"),
+        (
+            '{"id": "c1", "properties": {"ti',  # 31 characters, cut short
+            "leads.jsonl:2: not valid JSON (the line ends at column 32 inside a value",
+        ),
+        ('{"id": "c1"} x', "leads.jsonl:2: not valid JSON (Extra data at column 14)"),
+        (
+            '{"id": "c1\u0001"}',
+            "leads.jsonl:2: not valid JSON (Invalid control character at column 11)",
+        ),
         (json.dumps({"properties": {}}), "leads.jsonl:2: the lead has no id"),
         (
             json.dumps({"id": "x", "events": [{"type": "tweet", "at": "2026-01-01T00:00:00Z"}]}),
@@ -132,7 +141,7 @@ def test_skip_invalid_reports_and_carries_on(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message", "code"),
     [
-        (["-m", "no-such-model"], "no-such-model: no model of that name (known: b2b-saas", 2),
+        (["-m", "no-such-model"], "no-such-model: no model of that name (known: b2b-saas", 1),
         (["-m", "b2b-saas", "-l", "missing.jsonl"], "missing.jsonl: cannot read the file", 1),
         (["-m", "b2b-saas", "--as-of", "2026-01-01T00:00:00"], "has no timezone", 2),
         (["-m", "b2b-saas", "--as-of", "soon"], "is not an ISO 8601 date", 2),
@@ -157,7 +166,7 @@ def test_model_check_exit_codes(tmp_path):
     ok = run("model", "check", str(good))
     assert ok.returncode == 0 and "valid (g@1, 1 rules)" in ok.stdout
     failed = run("model", "check", str(good), str(bad))
-    assert failed.returncode == 2
+    assert failed.returncode == 1
     assert "b2b.yaml: rules[0].points: must be a number (line 4)" in failed.stderr
 
 
@@ -194,9 +203,39 @@ def test_help_everywhere():
         ["score", "--help"],
         ["model", "--help"],
         ["model", "check", "--help"],
+        ["backfill", "--help"],
+        ["sandbox", "--help"],
     ):
         done = run(*args)
         assert done.returncode == 0 and "Usage" in done.stdout
+        assert "<bool>" not in done.stdout  # a flag takes no value
+        assert "..." not in done.stdout.partition("Commands:")[2]  # no summary cut short
+    listed = run("--help").stdout
+    assert "sales cycle by initial score band, who won with a low score, tiers over" in " ".join(
+        listed.split()
+    )
+    flags = run("backfill", "--help").stdout
+    assert "--dry-run  " in flags and "--account <str>" in flags
+
+
+def test_version():
+    from importlib.metadata import version
+
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout == f"leadsync {version('leadsync')}\n"
+
+
+def test_piped_tables_print_whole_values(tmp_path):
+    reasons = {"title": "CEO", "company_size": 120, "industry": "Technology"}
+    lead = {"id": "a-rather-long-lead-identifier-" + "x" * 60, "properties": reasons}
+    leads = write_leads(tmp_path / "leads.jsonl", lead, JANE)
+    done = run("score", "-m", "b2b-saas", "-l", str(leads), "--as-of", AS_OF)
+    assert done.returncode == 0, done.stderr
+    assert lead["id"] in done.stdout  # not folded or cut at 80 columns
+    assert "+20 executive title · +15 company of 50-500 employees · +10 target industry" in (
+        done.stdout
+    )
+    assert "…" not in done.stdout
 
 
 def test_score_reads_a_crm_csv_export_through_a_map(tmp_path):

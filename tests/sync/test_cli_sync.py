@@ -114,7 +114,7 @@ def test_backfill_explain_runs_and_forget(sandbox, tmp_path):
     gone = cli("forget", "--account", "acme", "--all-deleted")
     assert "1 deleted records found; 1 stored rows erased" in gone.stdout
     missing = cli("explain", "--account", "acme", "--contact", "999999", check=False)
-    assert missing.returncode == 2 and "no record '999999'" in missing.stderr
+    assert missing.returncode == 1 and "has no record '999999'" in missing.stderr
 
 
 def test_consent_limits_scoring_to_fit(sandbox, tmp_path):
@@ -160,10 +160,26 @@ def test_config_check(tmp_path):
     good.write_text(
         "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: T}, model: weighted-sme}\n"
     )
+    env = {**os.environ, "T": "pat-na1-set"}
     done = subprocess.run(
-        [LEADSYNC, "config", "check", str(good)], capture_output=True, text=True, timeout=60
+        [LEADSYNC, "config", "check", str(good)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert done.returncode == 0 and "acme: hubspot, model weighted-sme@1.0" in done.stdout
+    unset = subprocess.run(
+        [LEADSYNC, "config", "check", str(good)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in env.items() if k != "T"},
+    )
+    assert unset.returncode == 1 and "valid" not in unset.stdout
+    assert (
+        "account 'acme': credentials.token: the environment variable T is not set" in unset.stderr
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: T}, model: nope}\n  - {id: b, crm: hubspot, credentials: {tokn: T}}\n"
@@ -172,7 +188,7 @@ def test_config_check(tmp_path):
         [LEADSYNC, "config", "check", str(bad)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 1
-    assert "account 'b': credentials: tokn: unknown key" in done.stderr
+    assert "account 'b': credentials: tokn: unknown key (did you mean 'token'?)" in done.stderr
 
 
 @pytest.mark.parametrize("bad", ["{token}\nX-Injected: yes", " {token}", "{token}\x1b[0m"])

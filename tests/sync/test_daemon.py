@@ -600,6 +600,7 @@ def test_bad_options_and_a_bad_accounts_file_are_one_clear_message(sqlite_setup)
         (["--lease", "soon"], "a duration like"),
         (["--grace", "-1s"], "a duration like"),
         (["--lease", "0s"], "longer than 0s"),
+        (["--http", "127.0.0.1"], "'127.0.0.1': expected HOST:PORT"),
     ):
         bad = CliRunner().invoke(app, ["daemon", *args])
         assert bad.exit_code == 2 and message in bad.output

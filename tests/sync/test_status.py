@@ -105,7 +105,11 @@ def test_status_after_a_backfill_and_a_daemon_that_backed_off(sandbox, tmp_path)
     assert acme["last_error"] == "HubSpot: the daily API limit is spent"
     assert acme["api"] == {"remaining": 1234, "limit": 250_000, "source": "daemon"}
     assert acme["lease"] is None  # expired: nobody holds it
-    assert acme["cursor"] and len(acme["cursor"]) <= 24  # the backfill set it, shortened
+    cursor = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    assert acme["cursor"] == cursor.cursor("acme", "incremental")  # whole, never cut with "…"
+    cursor.close()
+    # The backfill (a command, not the daemon) succeeded after the daemon's last success.
+    assert acme["last_success_at"] == run["ended_at"]
     assert acme["backfill_resumes_at"] is None  # the backfill finished
 
     initech = rows["initech"]
@@ -121,9 +125,10 @@ def test_status_after_a_backfill_and_a_daemon_that_backed_off(sandbox, tmp_path)
     assert globex["in_accounts_file"] is False and globex["crm"] is None
     assert globex["last_run"]["replica"] == "replica-a:1"
     assert globex["last_run"]["leads"] == 3
+    assert globex["last_success_at"] == globex["last_run"]["ended_at"]
 
-    cli.env["COLUMNS"] = "200"  # not a terminal: rich would fold the table at 80
-    table = cli("status")
+    table = cli("status")  # piped, not a terminal: whole values, not cut at 80 columns
+    assert acme["cursor"] in table.stdout
     assert "acme" in table.stdout and "not in the accounts file" in table.stdout
     assert "replica-b:4242" in table.stdout and "CrmRateLimited" in table.stdout
     for done in (table, cli("status", "--json")):
@@ -179,7 +184,7 @@ def test_status_reads_a_postgresql_state_database(tmp_path):
         assert acme["last_run"]["status"] == "failed" and acme["last_run"]["error"] == "boom"
         assert acme["last_run"]["replica"] == "pod-1"
         assert acme["api"] == {"remaining": 9, "limit": 10, "source": f"run {run}"}
-        assert acme["cursor"] == "x" * 15 + "…" + "x" * 8
+        assert acme["cursor"] == "x" * 80
         assert acme["last_error_kind"] == "CrmError" and acme["failures"] == 1
         done = cli("status")
         assert "pg-s3cret" not in done.stdout + done.stderr

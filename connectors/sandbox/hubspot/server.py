@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -382,6 +382,7 @@ def serve_forever(
     api: str | None = None,
     print_fn: Callable[[str], object] = print,
     stop: threading.Event | None = None,
+    scopes: Collection[str] | None = None,
 ) -> None:
     """Run a sandbox in the foreground until Ctrl-C (``leadsync sandbox hubspot``).
 
@@ -389,13 +390,16 @@ def serve_forever(
     it. ``faults`` is a :meth:`Faults.parse` spec (a bad one raises ValueError before
     anything starts); ``token`` fixes the token (default: a random one); ``stop``
     lets a caller (a test, an embedding CLI) end the loop without a signal; ``api``
-    serves one API family only (``legacy`` or ``2026-03``; default both).
+    serves one API family only (``legacy`` or ``2026-03``; default both); ``scopes``
+    limits the token to those scopes (default: every one), to see missing-scope errors.
     """
     tokens = {token: set(ALL_SCOPES)} if token else None
     sandbox = HubSpotSandbox(contacts=contacts, seed=seed, profile=profile, port=port,
                              faults=Faults.parse(faults), tokens=tokens, api=api)  # fmt: skip
     if token:
         sandbox.token = token
+    if scopes is not None:
+        sandbox.tokens[sandbox.token] = set(scopes)
     stop = stop or threading.Event()
     with sandbox:
         url = sandbox.url
@@ -403,6 +407,8 @@ def serve_forever(
         print_fn(f"HubSpot sandbox ({profile}, {contacts} contacts, seed {seed}, {served}) "
                  f"at {url}")  # fmt: skip
         print_fn(f"  token:    {sandbox.token}")
+        if scopes is not None:
+            print_fn(f"  scopes:   {', '.join(sorted(scopes)) or 'none'} (not the others)")
         print_fn(f"  python:   HubSpot(access_token={sandbox.token!r}, host={url!r})")
         print_fn(f"  leadsync: use host {url} and private-app token {sandbox.token}")
         print_fn(f"  admin:    GET {url}/__sandbox/counters")

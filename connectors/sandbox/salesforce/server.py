@@ -23,6 +23,7 @@ What is emulated and where each behaviour comes from: ``README.md``.
 from __future__ import annotations
 
 import re
+import shlex
 import ssl
 import sys
 import threading
@@ -362,6 +363,9 @@ def serve_forever(
         f"Salesforce sandbox on {box.instance_url} ({leads} leads, {contacts} contacts, "
         f"seed {seed})\n"
         f"  CA certificate:   {box.ca_path}\n"
+        "  to reach it from another process (leadsync, scripts), paste:\n"
+        f"    export REQUESTS_CA_BUNDLE={shlex.quote(box.ca_path)}\n"
+        f"  or trust it for one account only: salesforce: {{ca_file: {box.ca_path}}}\n"
         f"  session id:       {box.session_id}\n"
         f"  token endpoint:   {box.token_url}\n"
         f"    client_credentials: client_id={box.client_id} client_secret={box.client_secret}\n"

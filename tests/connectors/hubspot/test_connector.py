@@ -173,10 +173,17 @@ def test_enterprise_uses_the_events_api(make_hub: HubFactory) -> None:
     assert {"cart_add", "webinar_attend"} & kinds  # only the events API has them
 
 
-def test_professional_falls_back_to_rollups(make_hub: HubFactory) -> None:
+def test_professional_falls_back_to_rollups(
+    make_hub: HubFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     hub = make_hub(contacts=40)
+    caplog.set_level("INFO", logger="leadsync.connectors.hubspot.connector")
     leads = [crm for page in hub.connector.all_leads(None) for crm in page.leads]
     assert hub.sandbox.counters.snapshot()["events.list"] == {403: 1}  # asked once
+    said = [r for r in caplog.records if "events API" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelname == "INFO"  # once, in leadsync's words
+    assert "needs Enterprise" in said[0].getMessage()
+    assert "scope" in said[0].getMessage() and "Your app" not in said[0].getMessage()
     store = hub.sandbox.store
     for crm in leads:
         key = int(crm.lead.id) - 1
