@@ -16,7 +16,16 @@ from leadsync.config import templates
 from leadsync.errors import LeadError, LeadsyncError, ModelError
 from leadsync.scoring.engine import ScoreResult, score
 from leadsync.scoring.model import ScoringModel
-from leadsync.sync import commands, export, history_command, lab, leadoptions, output, review
+from leadsync.sync import (
+    commands,
+    export,
+    fitcommand,
+    history_command,
+    lab,
+    leadoptions,
+    output,
+    review,
+)
 from leadsync.sync.describe import describe_model
 from leadsync.sync.leadfile import read_leads
 
@@ -27,7 +36,7 @@ app = typer.Typer(
     add_completion=False,
 )
 model_app = typer.Typer(
-    help="Check, show and list scoring models; backtest and compare them on leads.",
+    help="Check, show and list scoring models; backtest and compare them on leads; fit one.",
     no_args_is_help=True,
 )
 app.add_typer(model_app, name="model")
@@ -45,6 +54,7 @@ app.command("review")(review.review_command)
 app.command("forget")(commands.forget)
 model_app.command("backtest")(lab.backtest)
 model_app.command("diff")(lab.diff)
+model_app.command("fit")(fitcommand.fit_command)
 
 EXIT_INVALID_DATA = 1
 EXIT_INVALID_MODEL = 2
