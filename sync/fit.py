@@ -134,8 +134,8 @@ def fit(
             "leave it out with --exclude"
         )
     threshold, share = _mql_threshold(intended[train], y[train], target)
-    return Fit(rules, _tiers(intended[train], threshold, share, start), _number(threshold), intended,
-               len(candidates), path, share)  # fmt: skip
+    tiers = _tiers(intended[train], threshold, share, start)
+    return Fit(rules, tiers, _number(threshold), intended, len(candidates), path, share)
 
 
 def _choose(
@@ -172,7 +172,7 @@ def _choose(
         if per_candidate[best] < 4:  # not even a weak signal left
             break
         chosen.append(best)
-    keep = chosen[: forced + int(np.argmax(aucs[forced:]))] if len(aucs) > forced else chosen
+    keep = chosen[: forced + int(np.argmax(aucs))]  # aucs[i]: with forced + i rules
     return _prune(keep, forced, x_fit, y_fit, x_check, y_check, spans), path
 
 

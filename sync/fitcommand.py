@@ -183,9 +183,11 @@ def _table(out: Path, fitted: Fit, checked: Checked, read: int) -> None:
     for part, report in rows:
         _row(table, "fitted", part, report)
     if checked.start_held_out is not None:
-        _row(table, checked.start_held_out.model, "training", checked.start_training)
-        _row(table, checked.start_held_out.model, "held out", checked.start_held_out)
+        _row(table, "start", "training", checked.start_training)
+        _row(table, "start", "held out", checked.start_held_out)
     console.print(table)
+    if checked.start_held_out is not None:
+        console.print(f"start: {checked.start_held_out.model}, as it is.")
     console.print(
         f"Scored by the engine with {out} (every lead as the fit meant). "
         f"`leadsync model show {out}` reads it; `leadsync model backtest --model {out}` "
