@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.metrics import roc_auc_score
 from sklearn.tree import DecisionTreeClassifier
 
 from leadsync.errors import LeadsyncError
@@ -71,9 +70,8 @@ class Candidate:
 
     def band_codes(self) -> np.ndarray:
         """Which combination of its columns each row has: for the leak check."""
-        dense = self.columns.toarray()
-        weights = np.arange(1, dense.shape[1] + 1) * 7.0
-        return dense @ weights
+        weights = 2.0 ** np.arange(self.width)
+        return np.asarray(self.columns @ weights).ravel()
 
 
 @dataclass
@@ -272,21 +270,26 @@ def _start_candidates(history: History, start: m.ScoringModel) -> list[Candidate
 def _property_candidate(
     name: str, values: list[Any], y: np.ndarray, train: np.ndarray
 ) -> Candidate | None:
-    present = [v for v in values if not is_missing(v)]
-    if len(present) < max(30, 0.01 * len(values)):
+    counts = Counter(values)  # a few distinct values per property, bar names and emails
+    present = {v: n for v, n in counts.items() if not is_missing(v)}
+    if sum(present.values()) < max(30, 0.01 * len(values)):
         return None
     label = name.replace("_", " ")
+
+    def column(convert: Any) -> list[Any]:
+        found = {v: convert(v) for v in present}
+        return [found.get(v) for v in values]
+
+    total = sum(present.values())
     if all(isinstance(v, bool) for v in present):
-        keys = [None if is_missing(v) else to_bool(v) for v in values]
-        return _category(name, label, keys, y, train, "bool")
-    if sum(isinstance(v, str) and "@" in v for v in present) >= 0.8 * len(present):
-        keys = [email_domain(v) for v in values]
-        return _category(name, f"{label} domain", keys, y, train, "domain")
-    numbers = [to_number(v) for v in values]
-    numeric = sum(n is not None for n in numbers)
-    if numeric >= 0.95 * len(present) and len({n for n in numbers if n is not None}) > 10:
-        return _numeric(name, label, numbers, y, train)
-    return _category(name, label, [text_key(v) for v in values], y, train, "text")
+        return _category(name, label, column(to_bool), y, train, "bool")
+    if sum(n for v, n in present.items() if isinstance(v, str) and "@" in v) >= 0.8 * total:
+        return _category(name, f"{label} domain", column(email_domain), y, train, "domain")
+    numbers = {v: to_number(v) for v in present}
+    numeric = sum(n for v, n in present.items() if numbers[v] is not None)
+    if numeric >= 0.95 * total and len({x for x in numbers.values() if x is not None}) > 10:
+        return _numeric(name, label, [numbers.get(v) for v in values], y, train)
+    return _category(name, label, column(text_key), y, train, "text")
 
 
 def _category(
@@ -426,22 +429,29 @@ def _family_label(family: Family, window: int | None) -> str:
 # --- leaks ---------------------------------------------------------------------------------
 
 
-def check_leaks(candidates: list[Candidate], y: np.ndarray, train: np.ndarray) -> None:
-    """Refuse a candidate that ranks the outcome almost perfectly on its own."""
+def check_leaks(candidates: list[Candidate], y: np.ndarray, rows: np.ndarray) -> None:
+    """Refuse a candidate that ranks the outcome almost perfectly on its own (on ``rows``)."""
+    outcome = y[rows]
     for candidate in candidates:
-        codes = candidate.band_codes()[train]
-        outcome = y[train]
-        rates: dict[float, float] = {}
-        for code in np.unique(codes):
-            rates[float(code)] = float(outcome[codes == code].mean())
-        score = np.array([rates[float(c)] for c in codes])
-        if len(np.unique(outcome)) < 2 or len(rates) < 2:
-            continue
-        auc = float(roc_auc_score(outcome, score))
-        if auc >= LEAK_AUC:
+        auc = _alone_auc(candidate.band_codes()[rows], outcome)
+        if auc is not None and auc >= LEAK_AUC:
             raise LeadsyncError(
                 f"{candidate.source!r} ({candidate.label}) predicts the outcome almost "
-                f"perfectly on its own (AUC {auc:.3f} over {int(train.sum())} training leads): "
+                f"perfectly on its own (AUC {auc:.3f} over {len(outcome)} training leads): "
                 "it looks like the outcome in disguise (set when the lead converted). Leave it "
                 f"out with --exclude {candidate.source}, or remove it from the leads"
             )
+
+
+def _alone_auc(codes: np.ndarray, outcome: np.ndarray) -> float | None:
+    """The ROC AUC of ranking leads by their band's conversion rate (ties count half)."""
+    _, band = np.unique(codes, return_inverse=True)
+    leads = np.bincount(band)
+    converted = np.bincount(band, weights=outcome.astype(float))
+    order = np.argsort(converted / leads)
+    positives, negatives = converted[order], (leads - converted)[order]
+    if len(leads) < 2 or not positives.sum() or not negatives.sum():
+        return None
+    below = np.concatenate(([0.0], np.cumsum(negatives)[:-1]))
+    wins = float((positives * (below + negatives / 2)).sum())
+    return wins / float(positives.sum() * negatives.sum())

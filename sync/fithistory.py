@@ -18,7 +18,7 @@ from __future__ import annotations
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -90,6 +90,7 @@ class History:
     """Per start-model rule, per row, what :func:`start_probe` gave (see there)."""
     read: int = 0
     without_outcome: int = 0
+    _attribute_keys: dict[tuple[str, Scalar], str] = field(default_factory=dict, repr=False)
 
     @property
     def rows(self) -> int:
@@ -125,19 +126,19 @@ class History:
     def _add_events(self, lead: Lead, row: int) -> None:
         cells: Counter[int] = Counter()
         now = self.now
+        limits = [now - days * DAY for days in AGE_BANDS]
         bands = len(AGE_BANDS) + 1
         families = self.families
         for event in lead.events:
-            if event.ts > now:
+            ts = event.ts
+            if ts > now:
                 continue
-            age = (now - event.ts) / DAY
-            band = next((i for i, limit in enumerate(AGE_BANDS) if age <= limit), len(AGE_BANDS))
-            keys: list[Family] = [(event.type, None, None)]
-            for name in EVENT_TYPES.get(event.type, ()):
-                key = attribute_key(name, event.attrs.get(name))
-                if key is not None:
-                    keys.append((event.type, name, key))
-            for key in keys:
+            band = 0
+            for limit in limits:
+                if ts >= limit:
+                    break
+                band += 1
+            for key in self._keys(event.type, event.attrs):
                 index = families.get(key)
                 if index is None:
                     index = families[key] = len(families)
@@ -149,6 +150,23 @@ class History:
             self.event_counts.append(count)
             seen.add(cell // bands)
         self.family_leads.update(seen)
+
+    def _keys(self, kind: str, attrs: Mapping[str, Scalar]) -> list[Family]:
+        """The families an event counts in: its type, and its type with each attribute."""
+        keys: list[Family] = [(kind, None, None)]
+        for name in EVENT_TYPES.get(kind, ()):
+            value = attrs.get(name)
+            if value is None:
+                continue
+            memo = (name, value)
+            key = self._attribute_keys.get(memo)
+            if key is None:
+                key = attribute_key(name, value) or ""
+                if len(self._attribute_keys) < 100_000:
+                    self._attribute_keys[memo] = key
+            if key:
+                keys.append((kind, name, key))
+        return keys
 
     def _add_start(self, lead: Lead, probe: m.ScoringModel) -> None:
         if not self.start_values:
