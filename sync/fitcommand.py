@@ -171,6 +171,8 @@ def _as_json(out: Path, fitted: Fit, checked: Checked, read: int) -> dict[str, A
 
 def _table(out: Path, fitted: Fit, checked: Checked, read: int) -> None:
     console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 100)
     console.print(
         f"{out}: {len(fitted.rules)} rules chosen from {fitted.candidates} candidates, "
         f"MQL at {fitted.mql_threshold:g} ({read} leads read)"
