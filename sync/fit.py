@@ -126,6 +126,11 @@ def _fit(
         raise LeadsyncError(f"{history.source}: no property or event repeats enough to fit on")
     chosen, path = _choose(candidates, y, parts, forced, max(max_rules, forced))
     picked = [candidates[i] for i in chosen]
+    if not picked:
+        raise LeadsyncError(
+            f"{history.source}: no property or event ranks the converted leads better than "
+            "chance on leads the fit did not see: nothing to learn from these outcomes"
+        )
     coefs = _refit(picked, y, train)
     rules: list[dict[str, Any]] = []
     intended = np.zeros(history.rows)

@@ -143,8 +143,25 @@ def fit_command(
         print(json.dumps(_as_json(out, fitted, checked, history.read), ensure_ascii=False))
     else:
         _table(out, fitted, checked, history.read)
+    warning = _overfit(checked)
+    if warning:
+        err.print(f"warning: {warning}", markup=False)
     if skipped[0]:
         err.print(f"{skipped[0]} invalid line(s) skipped.")
+
+
+def _overfit(checked: Checked) -> str | None:
+    """A line when the held-out leads say the rules do not generalise."""
+    trained, held = checked.training.auc, checked.held_out.auc
+    if trained is None or held is None:
+        return None
+    if held < 0.55 or trained - held > 0.05:
+        return (
+            f"the held-out AUC ({held:.3f}) is far below the training AUC ({trained:.3f}) "
+            "or near chance: the rules found do not carry over to leads the fit did not see "
+            "(more history, or fewer rules with --max-rules)"
+        )
+    return None
 
 
 def _as_json(out: Path, fitted: Fit, checked: Checked, read: int) -> dict[str, Any]:
@@ -155,7 +172,9 @@ def _as_json(out: Path, fitted: Fit, checked: Checked, read: int) -> dict[str, A
         "leads": read,
         "rules": len(fitted.rules),
         "candidates": fitted.candidates,
-        "chosen": [{"rule": label, "check_auc": round(auc, 4)} for label, auc in fitted.path],
+        "forward_selection": [
+            {"rule": label, "check_auc": round(auc, 4)} for label, auc in fitted.path
+        ],
         "mql_threshold": fitted.mql_threshold,
         "tiers": fitted.tiers,
         "training": backtest_json(checked.training),

@@ -102,9 +102,9 @@ def model_text(
     t, h = checked.training, checked.held_out
     notes = [
         f"Fitted by `leadsync model fit` on {today:%Y-%m-%d} from {history.source} "
-        f"(scored as of {as_of.isoformat().replace('+00:00', 'Z')}): {h.leads + t.leads} "
-        f"leads with an outcome ({h.converted + t.converted} converted); {t.leads} fitted on, "
-        f"{h.leads} held out (one in five, by a hash of the id).",
+        f"(scored as of {as_of.isoformat().replace('+00:00', 'Z')}): {h.leads + t.leads:,} "
+        f"leads with an outcome ({h.converted + t.converted:,} converted); {t.leads:,} fitted "
+        f"on, {h.leads:,} held out (one in five, by a hash of the id).",
         f"ROC AUC, scored by the engine with this file: {_auc(h)} on the held-out leads, "
         f"{_auc(t)} on the training leads."
         + (

@@ -165,6 +165,17 @@ def test_data_a_fit_cannot_learn_from_is_one_clear_line(
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+def test_outcomes_nothing_predicts_give_a_warning_not_a_confident_model(
+    history: list[dict], tmp_path: Path
+) -> None:
+    coin = [{**x, "outcome": {"converted": zlib.crc32(x["id"].encode() + b"coin") % 5 == 0}}
+            for x in history]  # fmt: skip
+    path = write(tmp_path / "coin.jsonl", coin)
+    done = run("model", "fit", "-l", str(path), "-o", str(tmp_path / "m.yaml"), "--as-of", AS_OF)
+    assert done.returncode == 0
+    assert "warning: the held-out AUC (0.5" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_fit_reads_csv_with_an_outcome_column(history: list[dict], tmp_path: Path) -> None:
     lines = ["Key,Job Title,Employees,Industry,Won"]
     for x in history:
