@@ -121,6 +121,9 @@ def test_the_mql_threshold_follows_the_target(history_file: Path, tmp_path: Path
     by_precision = fit(history_file, tmp_path / "precision.yaml", "--mql-precision", "0.5")
     assert by_precision["training"]["mql"]["precision"] >= 0.5
     assert [t["name"] for t in by_precision["tiers"]][-1] == "mql"
+    out = tmp_path / "unreachable.yaml"
+    done = run("model", "fit", "-l", str(history_file), "-o", str(out), "--mql-precision", "0.99")
+    assert done.returncode == 1 and "converting at 99%" in done.stderr and not out.exists()
 
 
 def test_a_leaking_property_is_refused_by_name_and_can_be_left_out(
