@@ -90,7 +90,7 @@ class CategoryCandidate(Candidate):
             return None
         tests = [self._test(values) for values in self.groups]
         scored = [(t, p) for t, p in zip(tests, group_points, strict=True) if p]
-        if len(scored) == 1 and not others:
+        if len(scored) == 1 and not others and self.prop not in ("any", "all", "not"):
             return {"id": self.id, "label": self.label, "when": {self.prop: scored[0][0]},
                     "points": _number(scored[0][1])}  # fmt: skip
         cases = [
