@@ -42,7 +42,7 @@ from leadsync.config.templates import template_names
 from leadsync.connectors.sandbox.data import DEFAULT_AS_OF, generate
 from leadsync.connectors.sandbox.leads import lead_jsons
 from leadsync.scoring.conditions import to_number
-from leadsync.sync.fitcandidates import find_candidates
+from leadsync.sync.fitfind import find_candidates
 from leadsync.sync.fithistory import AGE_BANDS, History, read_history, text_key
 from leadsync.sync.leadfile import Columns
 

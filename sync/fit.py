@@ -1,15 +1,16 @@
 """Fitting a model's points on outcomes: the learning half of ``leadsync model fit``.
 
-The rules come from :mod:`~leadsync.sync.fitcandidates`; this chooses among them and
+The rules come from :mod:`~leadsync.sync.fitfind`; this chooses among them and
 gives them points, with scikit-learn's logistic regression (no optimiser of our own):
 
-1. **choose** (forward selection, the scorecard way): on three quarters of the
-   training part, starting from the start model's rules (always kept), add the
-   candidate whose columns would most improve the fit (its score statistic, from the
-   current model's residuals), refit, and measure the ROC AUC on the last quarter;
-   up to ``max_rules``. The rules kept are the shortest prefix within 0.001 of the
-   best AUC: a rule that does not improve the ranking of unseen leads does not earn
-   its place;
+1. **choose** (forward selection, the scorecard way): on the training part's fit rows
+   (three quarters of it), starting from the start model's rules (always kept), add
+   the candidate whose columns would most improve the fit (its score statistic, from
+   the current model's residuals), refit, and measure the ROC AUC on the check rows
+   (the last quarter); up to ``max_rules``. The rules kept are those up to the best
+   check AUC, less each added rule whose removal costs the check rows less than 0.001
+   of AUC: a rule that does not improve the ranking of unseen leads does not earn its
+   place;
 2. **fit** the chosen rules' points on the whole training part (L2-regularised,
    ``C=1``), in log-odds, then round them to whole points on a fixed scale:
    :data:`~leadsync.sync.fitcandidates.POINTS_TO_DOUBLE` points double a lead's odds;
@@ -36,7 +37,8 @@ from threadpoolctl import threadpool_limits
 
 from leadsync.errors import LeadsyncError
 from leadsync.scoring import model as m
-from leadsync.sync.fitcandidates import Candidate, StartCandidate, check_leaks, find_candidates
+from leadsync.sync.fitcandidates import Candidate, StartCandidate, check_leaks
+from leadsync.sync.fitfind import find_candidates
 from leadsync.sync.fithistory import History
 
 #: Fewer leads with an outcome than this, or fewer of either outcome, is too little data.

@@ -1,48 +1,42 @@
-"""Candidate rules for ``leadsync model fit``, found in the data, each with its columns.
+"""The kinds of candidate rule ``leadsync model fit`` chooses from, and how each is written.
 
 A candidate is one rule the fitted model may hold, and the 0/1 (or count) columns a
 regression fits its points on; :meth:`Candidate.rule` writes it in the model language
-once the points are known. From a :class:`~leadsync.sync.fithistory.History`:
+once the points are known, so that the engine gives each lead exactly ``columns @
+points`` (a test checks it for every candidate):
 
-- a **category** property (industry, title, a yes/no flag, an email's domain): its
-  frequent values grouped by how their leads converted — a bucket rule whose cases
-  are the groups (the largest group 0 points), ``default`` for other values and none;
-- a **numeric** property (company size, age): bands cut where conversion changes (a
-  shallow decision tree), a bucket rule of ``between`` cases;
-- an **event family** (demo requests, page views of /pricing…) counted over all time
-  or within 30, 90 or 180 days: one rule ``max_count: 1`` when having one is what
-  matters, else a bucket rule over the count (``at least 5``, ``at least 2``,
-  ``at least 1``), its cases cumulative (thermometer columns);
-- each rule of a **start** model: its own points re-fitted (a bucket rule's cases each).
+- :class:`CategoryCandidate`: a property's values in groups — a bucket rule whose cases
+  are the groups (one of them 0 points), ``default`` for other values and none;
+- :class:`NumericCandidate`: a number in bands, a bucket rule of ``between`` cases;
+- :class:`EventCandidate`: an event family counted over all time or a recent window —
+  one rule ``max_count: 1``, or a bucket rule over the count whose cases are cumulative
+  (thermometer columns: ``at least 5`` gets the points of ``at least 2`` and more);
+- :class:`StartCandidate`: a start model's rule, its points re-fitted (a bucket rule's
+  cases each).
 
-Groups and bands are chosen on the training part only. A candidate that ranks the
-outcome almost perfectly on its own is refused as a leak (:func:`check_leaks`).
+:mod:`~leadsync.sync.fitfind` finds them in a history; :func:`check_leaks` refuses one
+that ranks the outcome almost perfectly on its own.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.tree import DecisionTreeClassifier
 
 from leadsync.errors import LeadsyncError
 from leadsync.scoring import model as m
-from leadsync.scoring.conditions import email_domain, is_missing, to_bool, to_number
-from leadsync.sync.fithistory import AGE_BANDS, Family, History, text_key
+from leadsync.sync.fithistory import Family
 
 #: Points per unit of log-odds: 10 points double a lead's odds of converting.
 POINTS_TO_DOUBLE = 10
 SCALE = POINTS_TO_DOUBLE / math.log(2)
 #: Above this AUC on its own, a candidate is the outcome in disguise.
 LEAK_AUC = 0.95
-WINDOWS: tuple[int | None, ...] = (None, *AGE_BANDS)
-_MAX_VALUES = 15  # event attribute values tried per attribute
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -222,211 +216,6 @@ def _values_label(values: tuple[Any, ...]) -> str:
 
 def slug(text: str) -> str:
     return _SLUG.sub("-", text.casefold()).strip("-")[:60] or "rule"
-
-
-# --- finding candidates ------------------------------------------------------------------
-
-
-def find_candidates(
-    history: History, start: m.ScoringModel | None, exclude: frozenset[str]
-) -> list[Candidate]:
-    """Every candidate rule the data supports (start rules first), ids unique."""
-    y, parts = history.arrays()
-    train = parts == 2  # bands and groups from the fit rows alone: the check rows judge them
-    found: list[Candidate] = []
-    if start is not None:
-        found += _start_candidates(history, start)
-    for name, values in sorted(history.properties.items()):
-        if name in exclude:
-            continue
-        candidate = _property_candidate(name, values, y, train)
-        if candidate is not None:
-            found.append(candidate)
-    found += _event_candidates(history, train, exclude)
-    seen: Counter[str] = Counter()
-    for candidate in found:
-        seen[candidate.id] += 1
-        if seen[candidate.id] > 1:
-            candidate.id = f"{candidate.id}-{seen[candidate.id]}"
-    return found
-
-
-def _start_candidates(history: History, start: m.ScoringModel) -> list[Candidate]:
-    out: list[Candidate] = []
-    for spec, values in zip(start.rules, history.start_values, strict=True):
-        raw = np.frombuffer(values, dtype=np.float64)
-        if isinstance(spec, m.BucketRule):
-            cases = sum(len(source.cases) for source in spec.buckets)
-            codes = np.rint(raw).astype(np.int64)
-            columns = sparse.csc_matrix(
-                np.stack([(codes == k + 1) for k in range(cases)], axis=1).astype(np.float64)
-            )
-        else:
-            columns = sparse.csc_matrix(raw.reshape(-1, 1))
-        out.append(StartCandidate(spec.id, spec.label or spec.id, columns, spec.id, spec=spec))
-    return out
-
-
-def _property_candidate(
-    name: str, values: list[Any], y: np.ndarray, train: np.ndarray
-) -> Candidate | None:
-    counts = Counter(values)  # a few distinct values per property, bar names and emails
-    present = {v: n for v, n in counts.items() if not is_missing(v)}
-    if sum(present.values()) < max(30, 0.01 * len(values)):
-        return None
-    label = name.replace("_", " ")
-
-    def column(convert: Any) -> list[Any]:
-        found = {v: convert(v) for v in present}
-        return [found.get(v) for v in values]
-
-    total = sum(present.values())
-    if all(isinstance(v, bool) for v in present):
-        return _category(name, label, column(to_bool), y, train, "bool")
-    if sum(n for v, n in present.items() if isinstance(v, str) and "@" in v) >= 0.8 * total:
-        return _category(name, f"{label} domain", column(email_domain), y, train, "domain")
-    numbers = {v: to_number(v) for v in present}
-    numeric = sum(n for v, n in present.items() if numbers[v] is not None)
-    if numeric >= 0.95 * total and len({x for x in numbers.values() if x is not None}) > 10:
-        return _numeric(name, label, [numbers.get(v) for v in values], y, train)
-    return _category(name, label, column(text_key), y, train, "text")
-
-
-def _category(
-    name: str, label: str, keys: list[Any], y: np.ndarray, train: np.ndarray, mode: str
-) -> Candidate | None:
-    train_keys = [k for k, t in zip(keys, train, strict=True) if t and k is not None]
-    counts = Counter(train_keys)
-    least = max(20, int(0.002 * int(train.sum())))
-    frequent = [k for k, n in counts.items() if n >= least]
-    covered = sum(counts[k] for k in frequent)
-    if not frequent or (mode != "domain" and covered < 0.5 * len(train_keys)):
-        return None  # an identifier (names, companies): no value repeats enough
-    converted = Counter(k for k, t, c in zip(keys, train, y, strict=True) if t and c)
-    base = y[train].mean()
-    odds = {
-        k: math.log((converted[k] + 20 * base) / (counts[k] - converted[k] + 20 * (1 - base)))
-        for k in frequent
-    }
-    ordered = sorted(frequent, key=lambda k: (odds[k], str(k)))
-    rank = {k: i for i, k in enumerate(ordered)}
-    ranks = np.array([rank.get(k, -1) for k in keys])
-    known = train & (ranks >= 0)
-    cuts = _tree_cuts(ranks[known].astype(float), y[known], leaves=4)
-    group_of = np.searchsorted(np.array(cuts), ranks, side="left")
-    group_of[ranks < 0] = -1
-    groups = [
-        tuple(k for k in ordered if np.searchsorted(np.array(cuts), rank[k]) == g)
-        for g in range(len(cuts) + 1)
-    ]
-    sizes = [int(((group_of == g) & train).sum()) for g in range(len(groups))]
-    reference = int(np.argmax(sizes))
-    columns = [group_of == g for g in range(len(groups)) if g != reference]
-    columns.append(group_of == -1)
-    matrix = sparse.csc_matrix(np.stack(columns, axis=1).astype(np.float64))
-    return CategoryCandidate(slug(label), label, matrix, name, prop=name, mode=mode,
-                             groups=tuple(groups), reference=reference)  # fmt: skip
-
-
-def _numeric(
-    name: str, label: str, numbers: list[float | None], y: np.ndarray, train: np.ndarray
-) -> Candidate | None:
-    x = np.array([np.nan if n is None else n for n in numbers])
-    known = train & ~np.isnan(x)
-    cuts = _tree_cuts(x[known], y[known], leaves=5)
-    whole = bool(np.all(np.mod(x[known], 1) == 0))
-    if whole:
-        cuts = sorted({math.floor(c) for c in cuts})
-    bands: list[tuple[float | None, float | None]] = []
-    low: float | None = None
-    for cut in cuts:
-        bands.append((low, cut))
-        low = cut + 1 if whole else cut
-    bands.append((low, None))
-    band_of = np.full(len(x), -1)
-    for i, (lo, hi) in reversed(list(enumerate(bands))):
-        inside = ~np.isnan(x)
-        if hi is not None:
-            inside &= x <= hi
-        if lo is not None and whole:
-            inside &= x >= lo
-        band_of[inside] = i  # first match wins, as bucket cases are read
-    if not whole:
-        bands = [(None, hi) if hi is not None else (lo, None) for lo, hi in bands]
-    sizes = [int(((band_of == b) & train).sum()) for b in range(len(bands))]
-    reference = int(np.argmax(sizes))
-    columns = [band_of == b for b in range(len(bands)) if b != reference]
-    columns.append(band_of == -1)
-    matrix = sparse.csc_matrix(np.stack(columns, axis=1).astype(np.float64))
-    return NumericCandidate(slug(label), label, matrix, name, prop=name, bands=tuple(bands),
-                            reference=reference)  # fmt: skip
-
-
-def _tree_cuts(x: np.ndarray, y: np.ndarray, leaves: int) -> list[float]:
-    """Where conversion changes along ``x``: a shallow tree's thresholds, sorted."""
-    if len(x) < 50 or len(np.unique(x)) < 2:
-        return []
-    tree = DecisionTreeClassifier(
-        max_leaf_nodes=leaves, min_samples_leaf=max(20, int(0.03 * len(x))), random_state=0
-    )
-    tree.fit(x.reshape(-1, 1), y)
-    inner = tree.tree_.children_left != -1
-    return sorted(float(t) for t in tree.tree_.threshold[inner])
-
-
-def _event_candidates(
-    history: History, train: np.ndarray, exclude: frozenset[str]
-) -> list[Candidate]:
-    rows = history.rows
-    bands = len(AGE_BANDS) + 1
-    width = max(1, len(history.families) * bands)
-    cells = sparse.csc_matrix(
-        (
-            np.frombuffer(history.event_counts, dtype=np.int32).astype(np.float64),
-            (np.frombuffer(history.event_rows, dtype=np.int32),
-             np.frombuffer(history.event_cells, dtype=np.int32)),
-        ),
-        shape=(rows, width),
-    )  # fmt: skip
-    least = max(20, int(0.005 * rows))
-    per_attribute: Counter[tuple[str, str]] = Counter()
-    found: list[Candidate] = []
-    for family, index in sorted(
-        history.families.items(), key=lambda item: -history.family_leads[item[1]]
-    ):
-        kind, attr, _ = family
-        if kind in exclude or history.family_leads[index] < least:
-            continue
-        if attr is not None:
-            per_attribute[(kind, attr)] += 1
-            if per_attribute[(kind, attr)] > _MAX_VALUES:
-                continue
-        block = cells[:, index * bands : (index + 1) * bands].toarray()
-        for window in WINDOWS:
-            upto = bands if window is None else AGE_BANDS.index(window) + 1
-            counts = block[:, :upto].sum(axis=1)
-            nonzero = counts[train & (counts > 0)]
-            if len(nonzero) < least:
-                continue
-            edges = sorted({1, *(int(np.quantile(nonzero, q)) for q in (0.5, 0.85))})
-            matrix = sparse.csc_matrix(
-                np.stack([counts >= e for e in edges], axis=1).astype(np.float64)
-            )
-            label = _family_label(family, window)
-            found.append(EventCandidate(slug(label), label, matrix, kind, family=family,
-                                        window=window, edges=tuple(edges)))  # fmt: skip
-    return found
-
-
-def _family_label(family: Family, window: int | None) -> str:
-    kind, attr, value = family
-    text = kind.replace("_", " ")
-    if attr is not None:
-        text += f" {value}" if attr == "url" else f": {value}"
-    return text + (f", last {window} days" if window else "")
-
-
-# --- leaks ---------------------------------------------------------------------------------
 
 
 def check_leaks(candidates: list[Candidate], y: np.ndarray, rows: np.ndarray) -> None:

@@ -21,8 +21,8 @@ from leadsync.sync.fitcandidates import (
     EventCandidate,
     NumericCandidate,
     StartCandidate,
-    find_candidates,
 )
+from leadsync.sync.fitfind import find_candidates
 from leadsync.sync.fithistory import History, read_history
 from leadsync.sync.leadfile import Columns
 
