@@ -204,6 +204,29 @@ def _properties(rule) -> set[str]:
     return {b["property"] for b in data.get("buckets", []) if b.get("property")}
 
 
+def test_a_malformed_line_is_named_or_skipped_once(history_file: Path, tmp_path: Path) -> None:
+    lines = history_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    path = tmp_path / "broken.jsonl"
+    path.write_text(
+        "".join([*lines[:9], '{"id": "x", "events": [{"type": "call"}]}\n', *lines[9:]])
+    )
+    out = tmp_path / "m.yaml"
+    stopped = run("model", "fit", "-l", str(path), "-o", str(out))
+    assert stopped.returncode == 1 and not out.exists()
+    assert (
+        stopped.stderr.startswith("error: ")
+        and "broken.jsonl:10 (lead x): events[0]" in stopped.stderr
+    )
+    skipped = run(
+        "model", "fit", "-l", str(path), "-o", str(out), "--skip-invalid", "--as-of", AS_OF
+    )
+    assert skipped.returncode == 0, skipped.stderr
+    assert (
+        skipped.stderr.count("broken.jsonl:10") == 1
+        and "1 invalid line(s) skipped" in skipped.stderr
+    )
+
+
 def test_options_that_cannot_work_are_refused(history_file: Path, tmp_path: Path) -> None:
     both = run("model", "fit", "-l", str(history_file), "-o", str(tmp_path / "m.yaml"),
                "--mql-rate", "0.1", "--mql-precision", "0.5")  # fmt: skip
