@@ -73,26 +73,31 @@ class CategoryCandidate(Candidate):
     prop: str = ""
     mode: str = "text"  # text, bool or domain
     groups: tuple[tuple[Any, ...], ...] = ()
-    reference: int = 0
-    """The group scored 0 (no column); the last column is 'other or missing'."""
+    """One column per group; other values and none are the default, 0 points."""
 
     def rule(self, points: np.ndarray) -> dict[str, Any] | None:
-        others = float(points[-1])
-        group_points = list(points[:-1])
-        group_points.insert(self.reference, 0.0)
-        if not any(group_points) and not others:
+        """Groups with the same points merged into one case, those with 0 points left to
+        the default (0); a single case is a ``when`` rule."""
+        merged: dict[float, list[Any]] = {}
+        for values, p in zip(self.groups, points, strict=True):
+            if p:
+                merged.setdefault(float(p), []).extend(values)
+        if not merged:
             return None
-        tests = [self._test(values) for values in self.groups]
-        scored = [(t, p) for t, p in zip(tests, group_points, strict=True) if p]
-        if len(scored) == 1 and not others and self.prop not in ("any", "all", "not"):
-            return {"id": self.id, "label": self.label, "when": {self.prop: scored[0][0]},
-                    "points": _number(scored[0][1])}  # fmt: skip
+        if len(merged) == 1 and self.prop not in ("any", "all", "not"):
+            ((p, values),) = merged.items()
+            when = {self.prop: self._test(tuple(values))}
+            return {"id": self.id, "label": self.label, "when": when, "points": _number(p)}
         cases = [
-            {"when": test, "points": _number(p), "label": _values_label(values)}
-            for test, p, values in zip(tests, group_points, self.groups, strict=True)
+            {
+                "when": self._test(tuple(values)),
+                "points": _number(p),
+                "label": _values_label(tuple(values)),
+            }
+            for p, values in sorted(merged.items(), reverse=True)
         ]
         buckets = {"property": self.prop, "cases": cases}
-        return {"id": self.id, "label": self.label, "buckets": buckets, "default": _number(others)}
+        return {"id": self.id, "label": self.label, "buckets": buckets, "default": 0}
 
     def _test(self, values: tuple[Any, ...]) -> Any:
         if self.mode == "domain":
@@ -104,16 +109,21 @@ class CategoryCandidate(Candidate):
 class NumericCandidate(Candidate):
     prop: str = ""
     bands: tuple[tuple[float | None, float | None], ...] = ()
-    reference: int = 0
+    """One column per band; a missing number is the default, 0 points."""
+    whole: bool = True
+    """Whole numbers: bands are ``between`` ranges; else ``at_most`` cases, first match."""
 
     def rule(self, points: np.ndarray) -> dict[str, Any] | None:
-        missing = float(points[-1])
-        band_points = list(points[:-1])
-        band_points.insert(self.reference, 0.0)
-        if not any(band_points) and not missing:
+        """Whole-number bands: adjacent ones with the same points merged, those with 0
+        left to the default (0); ``at_most`` cases all kept, since the first match wins."""
+        if not points.any():
             return None
+        if self.whole:
+            bands = [b for b in _merged(list(self.bands), list(points)) if b[2]]
+        else:
+            bands = [(*band, p) for band, p in zip(self.bands, points, strict=True)]
         cases = []
-        for (low, high), p in zip(self.bands, band_points, strict=True):
+        for low, high, p in bands:
             if low is None:
                 test: dict[str, Any] = {"at_most": _number(high)}
                 label = f"up to {_number(high)}"
@@ -124,7 +134,21 @@ class NumericCandidate(Candidate):
                 label = f"{_number(low)}–{_number(high)}"
             cases.append({"when": test, "points": _number(p), "label": label})
         buckets = {"property": self.prop, "cases": cases}
-        return {"id": self.id, "label": self.label, "buckets": buckets, "default": _number(missing)}
+        return {"id": self.id, "label": self.label, "buckets": buckets, "default": 0}
+
+
+def _merged(
+    bands: list[tuple[float | None, float | None]], points: list[float]
+) -> list[tuple[float | None, float | None, float]]:
+    """Adjacent whole-number bands with the same points as one (never all numbers: a
+    band needs a bound, or a non-number would match it)."""
+    out: list[tuple[float | None, float | None, float]] = []
+    for (low, high), p in zip(bands, points, strict=True):
+        if out and out[-1][2] == p and not (out[-1][0] is None and high is None):
+            out[-1] = (out[-1][0], high, p)
+        else:
+            out.append((low, high, p))
+    return out
 
 
 @dataclass
@@ -138,17 +162,19 @@ class EventCandidate(Candidate):
         return np.diff(np.rint(np.cumsum(coefs) * SCALE), prepend=0.0)
 
     def rule(self, points: np.ndarray) -> dict[str, Any] | None:
+        """A band adding no points is left out (its count scores as the one below it)."""
         totals = np.cumsum(points)
-        if not totals.any():
+        kept = [(e, t) for e, t, p in zip(self.edges, totals, points, strict=True) if p]
+        if not kept:
             return None
         on = self.on()
         window = {"within_days": self.window} if self.window else {}
-        if len(self.edges) == 1:
-            return {"id": self.id, "label": self.label, "on": on, "points": _number(totals[0]),
+        if [e for e, _ in kept] == [1]:
+            return {"id": self.id, "label": self.label, "on": on, "points": _number(kept[0][1]),
                     "max_count": 1, **window}  # fmt: skip
         cases = [
             {"when": {"at_least": edge}, "points": _number(total), "label": f"{edge}+"}
-            for edge, total in reversed(list(zip(self.edges, totals, strict=True)))
+            for edge, total in reversed(kept)
         ]
         buckets = {"count": {"on": on, **window}, "cases": cases}
         return {"id": self.id, "label": self.label, "buckets": buckets, "default": 0}

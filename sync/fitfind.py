@@ -133,13 +133,10 @@ def _category(
         tuple(k for k in ordered if np.searchsorted(np.array(cuts), rank[k]) == g)
         for g in range(len(cuts) + 1)
     ]
-    sizes = [int(((group_of == g) & train).sum()) for g in range(len(groups))]
-    reference = int(np.argmax(sizes))
-    columns = [group_of == g for g in range(len(groups)) if g != reference]
-    columns.append(group_of == -1)
+    columns = [group_of == g for g in range(len(groups))]  # other values and none: 0 points
     matrix = sparse.csc_matrix(np.stack(columns, axis=1).astype(np.float64))
     return CategoryCandidate(slug(label), label, matrix, name, prop=name, mode=mode,
-                             groups=tuple(groups), reference=reference)  # fmt: skip
+                             groups=tuple(groups))  # fmt: skip
 
 
 def _numeric(
@@ -167,13 +164,10 @@ def _numeric(
         band_of[inside] = i  # first match wins, as bucket cases are read
     if not whole:
         bands = [(None, hi) if hi is not None else (lo, None) for lo, hi in bands]
-    sizes = [int(((band_of == b) & train).sum()) for b in range(len(bands))]
-    reference = int(np.argmax(sizes))
-    columns = [band_of == b for b in range(len(bands)) if b != reference]
-    columns.append(band_of == -1)
+    columns = [band_of == b for b in range(len(bands))]  # a missing number: 0 points
     matrix = sparse.csc_matrix(np.stack(columns, axis=1).astype(np.float64))
     return NumericCandidate(slug(label), label, matrix, name, prop=name, bands=tuple(bands),
-                            reference=reference)  # fmt: skip
+                            whole=whole)  # fmt: skip
 
 
 def _tree_cuts(x: np.ndarray, y: np.ndarray, leaves: int) -> list[float]:
