@@ -150,6 +150,21 @@ def test_a_leaking_property_is_refused_by_name_and_can_be_left_out(
     assert "deal_stage" not in out.read_text(encoding="utf-8")
 
 
+def test_an_outcome_spread_over_two_properties_is_no_silently_perfect_model(
+    history: list[dict], tmp_path: Path
+) -> None:
+    def split(x: dict) -> dict:
+        won, half = x["outcome"]["converted"], zlib.crc32(x["id"].encode()) % 2
+        marks = {"via_partner": "yes" if won and half else "no",
+                 "via_event": "yes" if won and not half else "no"}  # fmt: skip
+        return {**x, "properties": {**x["properties"], **marks}}
+
+    path = write(tmp_path / "split.jsonl", [split(x) for x in history])
+    done = run("model", "fit", "-l", str(path), "-o", str(tmp_path / "m.yaml"), "--as-of", AS_OF)
+    assert done.returncode == 1 and "separate converted leads perfectly" in done.stderr
+    assert not (tmp_path / "m.yaml").exists()
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
