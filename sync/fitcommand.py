@@ -67,7 +67,9 @@ def fit_command(
             min=0.01, max=1.0, help="Instead: the lowest threshold whose MQLs convert this often."
         ),
     ] = None,
-    max_rules: Annotated[int, typer.Option(min=1, max=200, help="At most this many rules.")] = 20,
+    max_rules: Annotated[
+        int, typer.Option(min=1, max=200, help="At most this many rules (a start model's count).")
+    ] = 20,
     exclude: Annotated[
         list[str] | None,
         typer.Option(help="Leave this property or event type out of the fit. Repeatable."),
