@@ -27,6 +27,7 @@ from leadsync.sync import (
     check,
     commands,
     export,
+    fitcommand,
     forget,
     history_command,
     lab,
@@ -51,7 +52,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 model_app = typer.Typer(
-    help="Check, show and list scoring models; backtest and compare them on leads.",
+    help="Check, show and list scoring models; backtest and compare them on leads; fit one.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -73,6 +74,7 @@ app.command("review")(review.review_command)
 app.command("forget")(forget.forget)
 model_app.command("backtest")(lab.backtest)
 model_app.command("diff")(lab.diff)
+model_app.command("fit")(fitcommand.fit_command)
 
 EXIT_FAULT = 1
 """A run or configuration fault; click exits 2 on a usage fault by itself."""

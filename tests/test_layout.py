@@ -52,6 +52,7 @@ def test_each_crm_is_a_package_found_by_name() -> None:
 
 #: Heavy libraries a module must not load before something needs them.
 HEAVY = ("sqlalchemy", "hubspot", "simple_salesforce", "zeep", "apscheduler", "matplotlib",
+         "sklearn", "scipy", "numpy",
          "leadsync.connectors.hubspot", "leadsync.connectors.salesforce")  # fmt: skip
 
 

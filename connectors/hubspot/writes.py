@@ -202,14 +202,10 @@ class HubSpotWriter:
         problems: list[str] = []
         missing: list[str] = []
         try:
-            group = self.http.call(
-                "properties.groups.get",
-                "crm.properties.groups_api.get_by_name",
-                "contacts",
-                GROUP["name"],
-                safe=True,
-                accept=(404,),
-            )
+            group = self.http.request(
+                "properties.groups.get", "GET", self.paths.groups("contacts", GROUP["name"]),
+                safe=True, accept=(404,),
+            )  # fmt: skip
             if group.status == 404:
                 missing.append("the property group 'Lead scoring'")
             for spec in self._wanted(tiers)[1]:

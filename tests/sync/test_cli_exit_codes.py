@@ -159,7 +159,7 @@ USAGE, FAULT, OK = 2, 1, 0
         (["config", "check", "accounts.yaml"], {}, OK, "accounts.yaml: valid (1 accounts)"),
         (["status", "--json"], {}, OK, '"account": "acme"'),
         (["model", "list"], {}, OK, "b2b-saas"),
-        (["score", "-m", "b2b-saas", "-l", "one.jsonl", "-f", "jsonl"], {}, OK, '"id": "c1"'),
+        (["score", "-m", "b2b-saas", "-l", "one.jsonl", "-f", "jsonl"], {}, OK, '"id":"c1"'),
         (["explain", "--account", "acme", "-c", "1", "--json"], {}, OK, '"id": "1"'),
         (["runs", "--account", "acme"], {}, OK, "acme: last 0 runs"),
     ],
