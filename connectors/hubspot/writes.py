@@ -155,10 +155,7 @@ class HubSpotWriter:
         f = self.account.fields
         created: list[str] = []
         try:
-            group = self.http.request(
-                "properties.groups.get", "GET", self.paths.groups("contacts", GROUP["name"]),
-                safe=True, accept=(404,),
-            )  # fmt: skip
+            group = self._group()
             if group.status == 404:
                 self.http.request(
                     "properties.groups.create", "POST", self.paths.groups("contacts"),
@@ -196,16 +193,20 @@ class HubSpotWriter:
             ) from None
         return created
 
+    def _group(self) -> Response:
+        """leadsync's property group, as HubSpot answers for it (404: not there yet)."""
+        return self.http.request(
+            "properties.groups.get", "GET", self.paths.groups("contacts", GROUP["name"]),
+            safe=True, accept=(404,),
+        )  # fmt: skip
+
     def score_field_problems(self, tiers: Sequence[str]) -> list[str]:
         """What :meth:`ensure_score_fields` would have to create or cannot fix, changing
         nothing (``leadsync setup`` without ``--create``, ``leadsync check``)."""
         problems: list[str] = []
         missing: list[str] = []
         try:
-            group = self.http.request(
-                "properties.groups.get", "GET", self.paths.groups("contacts", GROUP["name"]),
-                safe=True, accept=(404,),
-            )  # fmt: skip
+            group = self._group()
             if group.status == 404:
                 missing.append("the property group 'Lead scoring'")
             for spec in self._wanted(tiers)[1]:
