@@ -91,6 +91,7 @@ from leadsync.connectors.sandbox.faults import FaultPlan, Faults
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 from leadsync.scoring.engine import score
+from leadsync.sync.pipeline import scoring_moment
 from leadsync.sync.state import Run, StateStore
 
 LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
@@ -202,7 +203,7 @@ class Crm:
         try:
             now = datetime.now(UTC)
             return {
-                c.lead.id: score(c.lead, MODEL, now)
+                c.lead.id: score(c.lead, MODEL, scoring_moment(c.lead, now))
                 for page in connector.all_leads(None)
                 for c in page.leads
             }

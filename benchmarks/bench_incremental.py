@@ -52,7 +52,7 @@ from leadsync.connectors.salesforce.connector import SalesforceConnector
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 from leadsync.scoring.engine import score
-from leadsync.sync.pipeline import Sync
+from leadsync.sync.pipeline import Sync, scoring_moment
 from leadsync.sync.state import StateStore
 
 MODEL = resolve_model("b2b-saas")
@@ -137,7 +137,7 @@ class Crm:
         try:
             now = datetime.now(UTC)
             expected = {
-                c.lead.id: score(c.lead, MODEL, now)
+                c.lead.id: score(c.lead, MODEL, scoring_moment(c.lead, now))
                 for page in connector.all_leads(None)
                 for c in page.leads
             }

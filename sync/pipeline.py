@@ -11,6 +11,11 @@ score twice or creating a task twice:
    computed from and any new crossings in one transaction, create the tasks, then move
    the cursor. The records whose write the CRM refused last time are read again with
    the run's changes and scored from what they hold now, never replayed.
+
+A lead is scored as of the run's clock, or as of its newest event when the CRM stamped
+that up to :data:`CLOCK_SKEW` later: the CRM's clock and the host's differ, and fresh
+activity left out as "not yet happened" would stay out, since the record does not
+change again when our clock catches up.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -54,6 +59,8 @@ Mode = Literal["incremental", "backfill"]
 NO_CONSENT = "behaviour not scored: no marketing consent"
 #: Leads scored at a time within a page (one state look-up each).
 SLICE = 2_000
+#: How far ahead of the host's clock the CRM may stamp an event that has happened.
+CLOCK_SKEW = timedelta(minutes=5)
 FIELDS = "fields"
 
 
@@ -93,6 +100,13 @@ class RunReport:
     counts: Counter[str] = field(default_factory=Counter)
     tiers: Counter[str] = field(default_factory=Counter)
     error: str | None = None
+
+
+def scoring_moment(lead: Lead, now: datetime) -> datetime:
+    """The moment ``lead`` is scored as of: ``now``, or its newest event when the CRM
+    stamped that at most :data:`CLOCK_SKEW` later (see the module docstring)."""
+    newest = max((e.at for e in lead.events), default=now)
+    return newest if now < newest <= now + CLOCK_SKEW else now
 
 
 class Sync:
@@ -377,6 +391,7 @@ class Sync:
         return write, row, crossing, owner
 
     def _score(self, lead: Lead, now: datetime) -> tuple[ScoreResult, str]:
+        now = scoring_moment(lead, now)
         if (
             self.account.require_consent
             and to_bool(lead.properties.get("marketing_consent")) is not True

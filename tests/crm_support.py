@@ -27,7 +27,7 @@ from leadsync.connectors.salesforce.connector import SalesforceConnector
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 from leadsync.scoring.engine import score
-from leadsync.sync.pipeline import Sync
+from leadsync.sync.pipeline import Sync, scoring_moment
 from leadsync.sync.state import StateStore
 
 FAST = RetryPolicy(max_attempts=10, base_s=0.01, cap_s=0.05, window_s=0.05, max_total_s=30)
@@ -44,8 +44,14 @@ class Crm:
     def connector(self) -> Connector:
         raise NotImplementedError
 
-    def run(self, mode: str, before_write: Hook | None = None) -> Any:
-        """A pipeline run; ``before_write`` sees each batch of writes just before it is sent."""
+    def run(
+        self,
+        mode: str,
+        before_write: Hook | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> Any:
+        """A pipeline run; ``before_write`` sees each batch of writes just before it is sent;
+        ``clock`` is leadsync's (the CRM keeps its own)."""
         connector = self.connector()
         if before_write is not None:
             send = connector.write_scores
@@ -56,7 +62,7 @@ class Crm:
 
             connector.write_scores = write_scores  # type: ignore[method-assign]
         try:
-            return Sync(self.account, connector, self.store, MODEL).run(mode)  # type: ignore[arg-type]
+            return Sync(self.account, connector, self.store, MODEL, clock).run(mode)  # type: ignore[arg-type]
         finally:
             connector.close()
 
@@ -66,7 +72,7 @@ class Crm:
         try:
             now = datetime.now(UTC)
             return {
-                c.lead.id: score(c.lead, MODEL, now)
+                c.lead.id: score(c.lead, MODEL, scoring_moment(c.lead, now))
                 for page in connector.all_leads(None)
                 for c in page.leads
             }

@@ -8,7 +8,7 @@ engine (``Crm.assert_fresh``). Both CRMs, both state databases.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from crm_support import Hub, Org, low_scored
@@ -154,3 +154,17 @@ def test_a_new_state_database_creates_no_task_the_crm_already_holds(
         target.assert_fresh()
     finally:
         target.store.close()
+
+
+# --- clocks: the CRM's a little ahead of leadsync's -----------------------------------------
+
+
+def test_activity_the_crm_stamps_just_ahead_of_leadsyncs_clock_counts_at_once(hub: Hub) -> None:
+    """Skew between the CRM's clock and the host's must not leave fresh activity out: the
+    record will not change again, so a score computed without it would stay stale."""
+    hub.run("backfill")
+    touched = hub.sandbox.touch(12, seed=4)  # a pricing visit or a form, stamped now
+    behind = datetime.now(UTC) - timedelta(seconds=30)
+    report = hub.run("incremental", clock=lambda: behind)
+    assert report.counts["leads"] == len(touched)
+    hub.assert_fresh()

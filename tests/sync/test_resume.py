@@ -19,6 +19,7 @@ from leadsync.connectors.hubspot.connector import HubSpotConnector
 from leadsync.connectors.sandbox.faults import Faults
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.scoring.engine import score
+from leadsync.sync.pipeline import scoring_moment
 
 
 def all_contacts(client: HubSpot) -> dict[str, dict]:
@@ -87,7 +88,7 @@ def test_a_killed_backfill_resumes_without_losing_or_duplicating(tmp_path, state
         connector = HubSpotConnector(account)
         model, now = resolve_model("b2b-saas"), datetime.now(UTC)
         expected = {
-            crm_lead.lead.id: score(crm_lead.lead, model, now)
+            crm_lead.lead.id: score(crm_lead.lead, model, scoring_moment(crm_lead.lead, now))
             for page in connector.all_leads(None)
             for crm_lead in page.leads
         }

@@ -23,7 +23,7 @@ from leadsync.connectors.retry import RetryPolicy
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.errors import CrmAuthError
 from leadsync.scoring.engine import score
-from leadsync.sync.pipeline import Sync
+from leadsync.sync.pipeline import Sync, scoring_moment
 from leadsync.sync.state import StateStore
 
 FAST = RetryPolicy(base_s=0.01, cap_s=0.05, window_s=0.05, secondly_s=0.01, max_total_s=30)
@@ -68,7 +68,9 @@ class Hub:
         try:
             now = datetime.now(UTC)
             return {
-                crm_lead.lead.id: score(crm_lead.lead, MODEL, now).score
+                crm_lead.lead.id: score(
+                    crm_lead.lead, MODEL, scoring_moment(crm_lead.lead, now)
+                ).score
                 for page in connector.all_leads(None)
                 for crm_lead in page.leads
             }

@@ -29,7 +29,7 @@ from leadsync.connectors.sandbox.faults import Faults
 from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 from leadsync.errors import LeadsyncError
 from leadsync.scoring.engine import score
-from leadsync.sync.pipeline import Sync
+from leadsync.sync.pipeline import Sync, scoring_moment
 from leadsync.sync.state import StateStore
 
 FAST = RetryPolicy(max_attempts=10, base_s=0.01, cap_s=0.05, max_total_s=30)
@@ -81,7 +81,7 @@ class Org:
         try:
             now = datetime.now(UTC)
             return {
-                c.lead.id: score(c.lead, MODEL, now)
+                c.lead.id: score(c.lead, MODEL, scoring_moment(c.lead, now))
                 for page in connector.all_leads(None)
                 for c in page.leads
             }
