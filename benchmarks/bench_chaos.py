@@ -73,7 +73,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -91,6 +91,7 @@ from leadsync.connectors.sandbox.faults import FaultPlan, Faults
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 from leadsync.scoring.engine import score
+from leadsync.sync.leases import Leases
 from leadsync.sync.pipeline import scoring_moment
 from leadsync.sync.state import Run, StateStore
 
@@ -104,6 +105,8 @@ FAST = RetryPolicy(max_attempts=10, base_s=0.01, cap_s=0.05, window_s=0.05, max_
 MARKER = re.compile(r"\[(leadsync:[^\[\]\s]+)\]")
 TITLES = ("Chief Executive Officer", "Intern", "VP Sales", "Analyst", "Director of IT")
 RUN_TIMEOUT_S = 180.0
+#: The lease time of the CLI runs: a killed one's frees the account this soon on PostgreSQL.
+CLI_LEASE = "3s"
 STATE_VARIABLES = ("LEADSYNC_DATABASE_URL", "LEADSYNC_DATABASE_PASSWORD", "LEADSYNC_STATE_PATH")
 #: The fault profiles of the incremental rounds, in turn (``kill``: SIGKILL at a request).
 PROFILES: list[tuple[str, dict[str, float]]] = [
@@ -492,7 +495,8 @@ class Scenario:
         (a state setting of the caller's own would point them elsewhere)."""
         inherited = {k: v for k, v in os.environ.items() if k not in STATE_VARIABLES}
         return {**inherited, **self.crm.env, **self.db.env, "LEADSYNC_LOG_FORMAT": "json",
-                "LEADSYNC_ACCOUNTS_FILE": str(self.folder / "accounts.yaml")}  # fmt: skip
+                "LEADSYNC_ACCOUNTS_FILE": str(self.folder / "accounts.yaml"),
+                "LEADSYNC_LEASE": CLI_LEASE}  # fmt: skip
 
     def say(self, text: str) -> None:
         self.log.write(f"--- {datetime.now(UTC).isoformat()} {text}\n".encode())
@@ -541,6 +545,7 @@ class Scenario:
                     process.kill()
                     self.kills.append(Kill(None, datetime.now(UTC)))
                     self.events["SIGKILL"] += 1
+                    self._outlive_lease(process)
                 else:
                     self.notes.append(f"{command} ended before its SIGKILL at request {kill_at}")
             try:
@@ -560,6 +565,20 @@ class Scenario:
         if process.returncode == 0:
             self.sizes[command] = self.crm.requests() - base
         return None if process.returncode == -signal.SIGKILL else process.returncode
+
+    def _outlive_lease(self, process: subprocess.Popen[bytes]) -> None:
+        """On PostgreSQL a killed run's lease stays until it expires (SQLite sees the
+        process die), and the next CLI run would be refused meanwhile, as a user's is: wait
+        for it (``CLI_LEASE``)."""
+        process.wait()
+        if self.db_kind != "postgresql":
+            return
+        leases = Leases(self.db.store.engine, "bench", timedelta(seconds=1))
+        self.wait(
+            lambda: (held := leases.get(ACCOUNT)) is None or not held.live,
+            30,
+            "a killed run's lease to expire",
+        )
 
     def _toucher(self, stop: threading.Event) -> None:
         rng = random.Random(self.rng.randrange(10**6))
