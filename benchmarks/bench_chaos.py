@@ -93,7 +93,8 @@ from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 from leadsync.scoring.engine import score
 from leadsync.sync.leases import Leases
 from leadsync.sync.pipeline import scoring_moment
-from leadsync.sync.state import Run, StateStore
+from leadsync.sync.runhistory import Run
+from leadsync.sync.state import StateStore
 
 LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
 POSTGRES = os.environ.get(

@@ -32,11 +32,11 @@ from leadsync.config.cron import cron_trigger
 from leadsync.config.settings import Settings
 from leadsync.errors import ConfigError, LeadsyncError
 from leadsync.sync import logs
-from leadsync.sync.database import safe_url, scrub
+from leadsync.sync.database import now, safe_url, scrub
 from leadsync.sync.leases import Leases, default_replica_id
 from leadsync.sync.metrics import Metrics
 from leadsync.sync.schedules import interval_of, sync_trigger
-from leadsync.sync.state import StateStore, now
+from leadsync.sync.state import StateStore
 from leadsync.sync.worker import Backoff, Worker
 
 log = logging.getLogger("leadsync.daemon")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +227,20 @@ def scrub(text: str, url: str) -> str:
     for secret in sorted(url_secrets(url), key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
+
+
+def now() -> datetime:
+    """The moment every stored time is taken at (UTC)."""
+    return datetime.now(UTC)
+
+
+def db_text(value: str | None) -> str | None:
+    """Error text as both databases store it: PostgreSQL refuses NUL characters."""
+    return None if value is None else value.replace("\x00", "")
+
+
+def clip(value: str | None, length: int | None) -> str | None:
+    """A label cut to its column: PostgreSQL refuses a longer one, SQLite would keep it."""
+    if value is None or length is None:
+        return value
+    return value[:length]

@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from leadsync.sync import logs
+from leadsync.sync.database import now
 from leadsync.sync.leases import Lease, LeaseHeld, Leases
-from leadsync.sync.state import StateStore, now
+from leadsync.sync.state import StateStore
 
 log = logging.getLogger("leadsync.lease")
 

@@ -40,9 +40,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from leadsync.errors import ConfigError, LeadsyncError
+from leadsync.sync.database import now
 from leadsync.sync.liveness import Liveness
 from leadsync.sync.migrations import leases, runs
-from leadsync.sync.state import now
 
 __all__ = ["Lease", "LeaseHeld", "LeaseLost", "Leases", "default_replica_id", "new_instance"]
 

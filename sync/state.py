@@ -6,7 +6,8 @@
 - ``crossings``      MQL crossings and the task each created: the intent is recorded
                      before the task is created, so a crash never creates it twice;
 - ``failed_writes``  score writes the CRM refused, retried at the next run;
-- ``runs``           the run history;
+- ``runs``           the run history, and the daemon's ``account_status``
+                     (:mod:`leadsync.sync.runhistory`);
 - ``score_history``  every score written, with its time (:mod:`leadsync.sync.history`).
 
 SQLAlchemy Core on SQLite by default (WAL), PostgreSQL through the same code. The
@@ -19,7 +20,7 @@ import contextlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -36,18 +37,17 @@ from sqlalchemy.exc import DataError
 
 from leadsync.connectors.base import OwnWrite
 from leadsync.errors import StateError
-from leadsync.sync.database import open_engine, safe_url, upsert
+from leadsync.sync.database import db_text, now, open_engine, safe_url, upsert
 from leadsync.sync.history import ScoreHistory
 from leadsync.sync.migrations import (
-    account_status,
     crossings,
     cursors,
     failed_writes,
     lead_scores,
     reviews,
-    runs,
     score_history,
 )
+from leadsync.sync.runhistory import RunHistory
 
 #: Ids per ``IN (…)`` list: well under SQLite's 999 bound parameters (older builds) and
 #: PostgreSQL's 65,535, with the account id and the other conditions beside them.
@@ -87,44 +87,11 @@ class FailedWrite:
     attempts: int
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
-    id: int
-    account_id: str
-    kind: str
-    started_at: datetime
-    ended_at: datetime | None
-    status: str
-    counts: dict[str, int]
-    error: str | None
-    replica: str | None = None
-    instance: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AccountStatus:
-    """What the daemon last knew of an account (``leadsync status`` reads it)."""
-
-    account_id: str
-    failures: int = 0
-    last_error: str | None = None
-    last_error_kind: str | None = None
-    backoff_until: datetime | None = None
-    next_run_at: datetime | None = None
-    last_success_at: datetime | None = None
-    api_remaining: int | None = None
-    api_limit: int | None = None
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 def default_url(path: str | Path) -> str:
     return f"sqlite:///{Path(path).expanduser()}"
 
 
-class StateStore:
+class StateStore(RunHistory):
     """The state of every account, in one database (SQLite or PostgreSQL, same schema)."""
 
     def __init__(self, url: str) -> None:
@@ -268,7 +235,7 @@ class StateStore:
                     .values(
                         state=state,
                         task_id=task_id,
-                        error=_text(reason[0]) if reason else None,
+                        error=db_text(reason[0]) if reason else None,
                         updated_at=now(),
                     )
                 )
@@ -321,7 +288,7 @@ class StateStore:
                     "lead_id": failure.lead_id,
                     "object_type": failure.object_type,
                     "payload": json.dumps(failure.payload),
-                    "error": _text(failure.error),
+                    "error": db_text(failure.error),
                     "attempts": 1,
                     "updated_at": moment,
                 }
@@ -341,107 +308,6 @@ class StateStore:
                     failed_writes.c.account_id == account_id, failed_writes.c.lead_id.in_(chunk)
                 )
             )
-
-    # --- runs ----------------------------------------------------------------------------
-
-    def start_run(self, account_id: str, kind: str, replica: str | None = None) -> int:
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                insert(runs).values(
-                    account_id=account_id,
-                    kind=kind,
-                    started_at=now(),
-                    status="running",
-                    counts="{}",
-                    replica=_clip(replica, runs.c.replica.type.length),
-                )
-            )
-            return int(result.inserted_primary_key[0])
-
-    def finish_run(
-        self, run_id: int, status: str, counts: dict[str, int], error: str | None
-    ) -> None:
-        """Record how a run ended, unless it was marked ``interrupted`` meanwhile: another
-        process took the account's lease over while this one stalled, and the history
-        keeps the run ending there (:meth:`Leases.acquire`)."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(runs)
-                .where(runs.c.id == run_id, runs.c.status == "running")
-                .values(
-                    ended_at=now(), status=status, counts=json.dumps(counts), error=_text(error)
-                )
-            )
-
-    def set_run_instance(self, run_id: int, instance: str) -> None:
-        """Name the process behind a run (its lease's instance) beside its replica id."""
-        with self.engine.begin() as conn:
-            conn.execute(update(runs).where(runs.c.id == run_id).values(instance=instance))
-
-    def runs(self, account_id: str, limit: int = 20) -> list[Run]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(runs)
-                .where(runs.c.account_id == account_id)
-                .order_by(runs.c.id.desc())
-                .limit(limit)
-            )
-            return [
-                Run(
-                    r.id,
-                    r.account_id,
-                    r.kind,
-                    r.started_at,
-                    r.ended_at,
-                    r.status,
-                    json.loads(r.counts),
-                    r.error,
-                    r.replica,
-                    r.instance,
-                )
-                for r in rows
-            ]
-
-    # --- account status (the daemon's) -----------------------------------------------
-
-    def account_status(self, account_id: str | None = None) -> dict[str, AccountStatus]:
-        """Every account's status, or only ``account_id``'s (a daemon run reads its own)."""
-        query = select(account_status)
-        if account_id is not None:
-            query = query.where(account_status.c.account_id == account_id)
-        with self.engine.connect() as conn:
-            return {
-                r.account_id: AccountStatus(
-                    r.account_id,
-                    r.failures,
-                    r.last_error,
-                    r.last_error_kind,
-                    r.backoff_until,
-                    r.next_run_at,
-                    r.last_success_at,
-                    r.api_remaining,
-                    r.api_limit,
-                )
-                for r in conn.execute(query)
-            }
-
-    def set_account_status(self, status: AccountStatus) -> None:
-        values = {
-            "account_id": status.account_id,
-            "failures": status.failures,
-            "last_error": _text(status.last_error),
-            "last_error_kind": _clip(
-                status.last_error_kind, account_status.c.last_error_kind.type.length
-            ),
-            "backoff_until": status.backoff_until,
-            "next_run_at": status.next_run_at,
-            "last_success_at": status.last_success_at,
-            "api_remaining": status.api_remaining,
-            "api_limit": status.api_limit,
-            "updated_at": now(),
-        }
-        with self.engine.begin() as conn:
-            upsert(conn, account_status, [values])
 
     # --- privacy -------------------------------------------------------------------------
 
@@ -487,15 +353,3 @@ def _first_line(error: DataError) -> str:
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _text(value: str | None) -> str | None:
-    """Error text as both databases store it: PostgreSQL refuses NUL characters."""
-    return None if value is None else value.replace("\x00", "")
-
-
-def _clip(value: str | None, length: int | None) -> str | None:
-    """A label cut to its column: PostgreSQL refuses a longer one, SQLite would keep it."""
-    if value is None or length is None:
-        return value
-    return value[:length]

@@ -25,9 +25,11 @@ from leadsync.config.accounts import Account, Schedule, load_accounts
 from leadsync.config.settings import Settings
 from leadsync.sync import terminal
 from leadsync.sync.commands import AccountsFile, AsJson
+from leadsync.sync.database import now
 from leadsync.sync.leases import Lease, Leases
 from leadsync.sync.migrations import account_status, cursors, leases, runs
-from leadsync.sync.state import AccountStatus, Run, StateStore, now
+from leadsync.sync.runhistory import AccountStatus, Run
+from leadsync.sync.state import StateStore
 
 __all__ = ["collect", "status"]
 

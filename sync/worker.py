@@ -24,12 +24,14 @@ from leadsync.config.templates import resolve_model
 from leadsync.connectors.base import Connector, open_connector
 from leadsync.errors import LeadsyncError
 from leadsync.sync import logs
+from leadsync.sync.database import now
 from leadsync.sync.hold import Hold
 from leadsync.sync.leases import LeaseHeld, LeaseLost, Leases
 from leadsync.sync.metrics import Metrics
 from leadsync.sync.pipeline import Mode, RunReport, Sync
+from leadsync.sync.runhistory import AccountStatus
 from leadsync.sync.schedules import fired_since, interval_of
-from leadsync.sync.state import AccountStatus, StateStore, now
+from leadsync.sync.state import StateStore
 
 log = logging.getLogger("leadsync.daemon")
 

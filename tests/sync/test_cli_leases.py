@@ -21,7 +21,8 @@ from polling import HELD, LEADSYNC, wait_for
 
 from leadsync.connectors.sandbox.faults import Faults
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
-from leadsync.sync.state import Run, StateStore
+from leadsync.sync.runhistory import Run
+from leadsync.sync.state import StateStore
 
 
 class Account:

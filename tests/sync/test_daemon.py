@@ -34,7 +34,8 @@ from leadsync.connectors.sandbox.faults import Faults
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.scoring.engine import score
 from leadsync.sync.cli import app
-from leadsync.sync.state import Run, StateStore
+from leadsync.sync.runhistory import Run
+from leadsync.sync.state import StateStore
 
 FAST = {"ten_second_limit": 10**6, "search_per_second": 1000}
 

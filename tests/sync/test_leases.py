@@ -22,10 +22,11 @@ from leadsync.connectors.ratelimit import RateLimiter
 from leadsync.connectors.retry import RetryPolicy
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.errors import ConfigError
+from leadsync.sync.database import now
 from leadsync.sync.leases import LeaseLost, Leases
 from leadsync.sync.migrations import leases as leases_table
 from leadsync.sync.pipeline import Sync
-from leadsync.sync.state import StateStore, now
+from leadsync.sync.state import StateStore
 
 TTL = timedelta(seconds=30)
 KIRITIMATI = timezone(timedelta(hours=14))

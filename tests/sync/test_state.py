@@ -16,7 +16,8 @@ from leadsync.connectors.base import OwnWrite
 from leadsync.errors import ConfigError, StateError
 from leadsync.sync import migrations
 from leadsync.sync.database import safe_url as _safe
-from leadsync.sync.state import AccountStatus, Crossing, FailedWrite, StateStore
+from leadsync.sync.runhistory import AccountStatus
+from leadsync.sync.state import Crossing, FailedWrite, StateStore
 
 PLUS_TWO = timezone(timedelta(hours=2))
 

@@ -14,7 +14,8 @@ from polling import LEADSYNC
 
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.sync.leases import Leases
-from leadsync.sync.state import AccountStatus, StateStore
+from leadsync.sync.runhistory import AccountStatus
+from leadsync.sync.state import StateStore
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
 
