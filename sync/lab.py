@@ -24,7 +24,7 @@ from leadsync.scoring.backtest import Backtest
 from leadsync.scoring.diff import ModelDiff
 from leadsync.scoring.engine import compiled
 from leadsync.scoring.lead import Lead
-from leadsync.sync import labpool, labreport, leadoptions, terminal
+from leadsync.sync import fileranges, labpool, labreport, leadoptions, terminal
 from leadsync.sync.commands import AccountsFile, opened
 from leadsync.sync.export import ReadsOutcomes, account_leads
 from leadsync.sync.leadfile import Columns, read_leads
@@ -134,7 +134,7 @@ def backtest(
     lab = Backtest(spec, lowest, target_volume, target_precision)
     columns = leadoptions.columns(id_column, outcome_column, maps)
     reporter = _reporter(skip_invalid, skipped)
-    if leads is not None and account is None and labpool.usable(leads):
+    if leads is not None and account is None and fileranges.usable(leads):
         labpool.backtest_file(leads, lab, now, reporter)
     else:
         with _source(leads, account, accounts_file, reporter, columns, True) as source:

@@ -46,9 +46,15 @@ def write_jsonl(results: Iterable[ScoreResult], out: TextIO) -> int:
     return count
 
 
-def write_csv(results: Iterable[ScoreResult], out: TextIO) -> int:
+#: The first line of the CSV format.
+CSV_HEADER = "id,score,tier,mql,reasons\n"
+
+
+def write_csv(results: Iterable[ScoreResult], out: TextIO, *, header: bool = True) -> int:
+    """One row a lead, after the :data:`CSV_HEADER` line unless ``header`` is false."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["id", "score", "tier", "mql", "reasons"])
+    if header:
+        out.write(CSV_HEADER)
     count = 0
     for result in results:
         writer.writerow(

@@ -14,7 +14,7 @@ from leadsync.connectors.sandbox.leads import lead_jsons
 from leadsync.errors import LeadError
 from leadsync.scoring.backtest import Backtest
 from leadsync.scoring.engine import compiled
-from leadsync.sync import labpool
+from leadsync.sync import fileranges, labpool
 from leadsync.sync.leadfile import read_leads
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
@@ -24,7 +24,7 @@ NOW = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
 def leads_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "leads.jsonl"
     path.write_text("".join(json.dumps(lead) + "\n" for lead in lead_jsons(generate(600, seed=4))))
-    monkeypatch.setattr(labpool, "CHUNK", 64 << 10)  # several ranges, some lines cut by them
+    monkeypatch.setattr(fileranges, "CHUNK", 64 << 10)  # several ranges, some lines cut by them
     return path
 
 
@@ -36,7 +36,7 @@ def test_the_report_is_the_one_process_report(leads_file: Path) -> None:
         one.add(engine.score(lead, NOW), lead.outcome.converted if lead.outcome else None)
     many = Backtest(model, lowest=5)
     labpool.backtest_file(leads_file, many, NOW, None)
-    assert len(list(labpool._ranges(leads_file))) > 3
+    assert len(list(fileranges.ranges(leads_file))) > 3
     assert many.report() == one.report()
 
 
