@@ -18,7 +18,8 @@ from typing import Annotated
 
 import typer
 
-from leadsync.config.accounts import Account, load_accounts
+from leadsync.config.accounts import Account
+from leadsync.config.accountsfile import load_accounts
 from leadsync.config.settings import Settings
 from leadsync.config.templates import resolve_model
 from leadsync.connectors.base import Connector, open_connector

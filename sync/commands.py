@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from leadsync.config.accounts import Account, load_accounts
+from leadsync.config.accounts import Account
+from leadsync.config.accountsfile import load_accounts
 from leadsync.config.settings import Settings
 from leadsync.config.templates import resolve_model
 from leadsync.connectors.base import Connector, open_connector

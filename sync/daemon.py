@@ -27,7 +27,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
-from leadsync.config.accounts import Account, load_accounts
+from leadsync.config.accounts import Account
+from leadsync.config.accountsfile import load_accounts
 from leadsync.config.cron import cron_trigger
 from leadsync.config.settings import Settings
 from leadsync.errors import ConfigError, LeadsyncError

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from leadsync.config.accounts import load_accounts
+from leadsync.config.accountsfile import load_accounts
 from leadsync.config.settings import Settings
 from leadsync.errors import ConfigError
 from leadsync.sync.commands import AccountOption, AccountsFile, holding, opened, out, store_for

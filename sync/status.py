@@ -21,7 +21,8 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select, union
 
-from leadsync.config.accounts import Account, Schedule, load_accounts
+from leadsync.config.accounts import Account, Schedule
+from leadsync.config.accountsfile import load_accounts
 from leadsync.config.settings import Settings
 from leadsync.sync import terminal
 from leadsync.sync.commands import AccountsFile, AsJson

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from leadsync.config.accounts import load_accounts
+from leadsync.config.accountsfile import load_accounts
 from leadsync.errors import ConfigError
 
 GOOD = """

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from leadsync.config.accounts import Account, load_accounts
+from leadsync.config.accounts import Account
+from leadsync.config.accountsfile import load_accounts
 from leadsync.config.secret_refs import SecretRef
 from leadsync.errors import ConfigError
 

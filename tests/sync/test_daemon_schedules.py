@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from leadsync.config.accounts import load_accounts
+from leadsync.config.accountsfile import load_accounts
 from leadsync.config.cron import cron_trigger
 from leadsync.errors import ConfigError
 from leadsync.sync.schedules import fired_since, sync_trigger
