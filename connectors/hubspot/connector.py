@@ -69,6 +69,7 @@ from leadsync.connectors.hubspot.engagement import (
 from leadsync.connectors.hubspot.http import HubSpotHttp
 from leadsync.connectors.hubspot.outcomes import read_outcomes
 from leadsync.connectors.hubspot.paths import ApiPaths
+from leadsync.connectors.hubspot.properties import ScoreProperties
 from leadsync.connectors.hubspot.writes import HubSpotWriter, batch_read
 from leadsync.connectors.ratelimit import RateLimiter
 from leadsync.connectors.retry import RetryPolicy
@@ -164,6 +165,7 @@ class HubSpotConnector:
             self.auth, host=account.host, limiter=self.limiter, policy=policy, sleep=sleep
         )
         self.writer = HubSpotWriter(self.http, account, self.paths)
+        self.score_properties = ScoreProperties(self.http, account, self.paths)
         self.mapping = {**DEFAULT_MAPPING, **account.mapping}
         self.properties = contact_properties(self.mapping, account.fields)
         self.list_page = min(account.page_size or 100, 100)
@@ -412,10 +414,10 @@ class HubSpotConnector:
         HubSpot needs no admin consent beyond the token's schema scope, so ``create`` changes
         nothing: the properties are created either way.
         """
-        return self.writer.ensure_score_fields(tiers)
+        return self.score_properties.ensure_score_fields(tiers)
 
     def score_field_problems(self, tiers: Sequence[str]) -> list[str]:
-        return self.writer.score_field_problems(tiers)
+        return self.score_properties.score_field_problems(tiers)
 
     def write_scores(self, writes: Sequence[ScoreWrite]) -> BatchResult:
         """Batch updates of 100; ``done`` maps ids to the epoch-ms stamp the write left."""

@@ -1,4 +1,5 @@
-"""HubSpot batch reads and every write: score fields, score write-back, MQL tasks.
+"""HubSpot batch reads and the writes of each run: score write-back, MQL tasks (the score
+fields themselves: :mod:`~leadsync.connectors.hubspot.properties`).
 
 Batches follow HubSpot's limits: 100 inputs per objects batch call, 1,000 per
 associations v4 batch read. A 207 answer lists per-input errors: transient ones
@@ -23,23 +24,19 @@ from leadsync.connectors.hubspot.answers import object_id, object_ids
 from leadsync.connectors.hubspot.engagement import parse_time
 from leadsync.connectors.hubspot.http import HubSpotHttp, Response
 from leadsync.connectors.hubspot.paths import ApiPaths
-from leadsync.errors import CrmAuthError, CrmError, CrmPermissionError, CrmRateLimited
-from leadsync.scoring.lead import FEEDBACK
+from leadsync.errors import CrmAuthError, CrmError, CrmRateLimited
 
-__all__ = ["GROUP", "MARKER", "HubSpotWriter", "batch_read", "errors_of"]
+__all__ = ["MARKER", "HubSpotWriter", "batch_read", "errors_of"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: The property group leadsync's fields live in.
-GROUP = {"name": "lead_scoring", "label": "Lead scoring", "displayOrder": -1}
 #: The marker line ending each task body: ``[leadsync:<account>:<lead>:<n>]``.
 MARKER = re.compile(r"\[(leadsync:[^\[\]\s]+)\]")
 #: Per-input error categories worth one more try.
 TRANSIENT = frozenset({"INTERNAL_ERROR", "RATE_LIMITS", "SERVICE_UNAVAILABLE", "TIMEOUT"})
 _NOT_FOUND = ("OBJECT_NOT_FOUND", "crm.associations.NO_ASSOCIATIONS_FOUND")
-SCHEMA_WRITE = "crm.schemas.contacts.write"
-SCHEMA_READ = "crm.schemas.contacts.read"
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -99,7 +96,7 @@ def batch_read(
 
 
 class HubSpotWriter:
-    """Score fields, score write-back, tasks and their reconciliation for one account."""
+    """Batch reads, score write-back, tasks and their reconciliation for one account."""
 
     def __init__(self, http: HubSpotHttp, account: Account, paths: ApiPaths) -> None:
         self.http = http
@@ -139,150 +136,6 @@ class HubSpotWriter:
                     raise CrmError(f"associations {src}→{dst}: {error.get('message')}")
                 pending = retry
         return out
-
-    # ------------------------------------------------------------------- fields
-
-    def ensure_score_fields(self, tiers: Sequence[str]) -> list[str]:
-        """The "Lead scoring" group and six properties (the score, its tier, reasons, model
-        and time, and sales' feedback on an MQL): GET each, create on 404.
-
-        A create is retried after a lost answer, and the retry then meets a 409 CONFLICT
-        (the first attempt did create it, or another process did meanwhile): a 409 is
-        success once a GET shows the property with the type leadsync writes. A property
-        of another type is refused with what to do, found either way.
-        """
-        options, wanted = self._wanted(tiers)
-        f = self.account.fields
-        created: list[str] = []
-        try:
-            group = self._group()
-            if group.status == 404:
-                self.http.request(
-                    "properties.groups.create", "POST", self.paths.groups("contacts"),
-                    body=GROUP, safe=True, accept=(409,),  # it exists: the goal of the call
-                )  # fmt: skip
-            for spec in wanted:
-                found = self._property(spec["name"])
-                if found.status == 404:
-                    body = {**spec, "groupName": GROUP["name"], "description": "Set by leadsync."}
-                    made = self.http.request(
-                        "properties.create", "POST", self.paths.properties("contacts"),
-                        body=body, safe=True, accept=(409,),
-                    )  # fmt: skip
-                    created.append(spec["name"])
-                    if made.status != 409:
-                        continue
-                    found = self._property(spec["name"])
-                    if found.status == 404:
-                        raise CrmError(
-                            f"{self.what}: HubSpot answered that the property {spec['name']} "
-                            "exists (409 CONFLICT) but does not show it; run again in a minute."
-                        )
-                self._check_type(found.body, spec)
-                if spec["name"] == f.tier:
-                    self._update_options(found.body, options)
-        except CrmPermissionError as exc:
-            scope = SCHEMA_READ if SCHEMA_READ in str(exc) else SCHEMA_WRITE
-            names = ", ".join(s["name"] for s in wanted)
-            raise CrmAuthError(
-                f"{self.what}: leadsync cannot check or create its score properties "
-                f"({names}, group 'Lead scoring'): the token lacks the scope {scope}. Add "
-                f"{scope} to the private app or Service Key (HubSpot: Development → "
-                "Private apps / Service keys → Scopes) and run again, or create the "
-                "properties by hand."
-            ) from None
-        return created
-
-    def _group(self) -> Response:
-        """leadsync's property group, as HubSpot answers for it (404: not there yet)."""
-        return self.http.request(
-            "properties.groups.get", "GET", self.paths.groups("contacts", GROUP["name"]),
-            safe=True, accept=(404,),
-        )  # fmt: skip
-
-    def score_field_problems(self, tiers: Sequence[str]) -> list[str]:
-        """What :meth:`ensure_score_fields` would have to create or cannot fix, changing
-        nothing (``leadsync setup`` without ``--create``, ``leadsync check``)."""
-        problems: list[str] = []
-        missing: list[str] = []
-        try:
-            group = self._group()
-            if group.status == 404:
-                missing.append("the property group 'Lead scoring'")
-            for spec in self._wanted(tiers)[1]:
-                found = self._property(spec["name"])
-                if found.status == 404:
-                    missing.append(f"the contact property {spec['name']}")
-                    continue
-                try:
-                    self._check_type(found.body, spec)
-                except CrmError as exc:
-                    problems.append(str(exc))
-        except CrmPermissionError:
-            problems.append(
-                f"{self.what}: the token lacks the scope {SCHEMA_READ}, so leadsync cannot "
-                "read its score properties; add it to the private app or Service Key"
-            )
-        if missing:
-            problems.insert(0, f"{self.what}: missing: {', '.join(missing)}")
-        return problems
-
-    def _wanted(self, tiers: Sequence[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The tier options and the specs of leadsync's six properties."""
-        f = self.account.fields
-        options = [
-            {"label": t, "value": t, "displayOrder": i, "hidden": False}
-            for i, t in enumerate(tiers)
-        ]
-        wanted: list[dict[str, Any]] = [
-            {"name": f.score, "label": "Lead Score", "type": "number", "fieldType": "number"},
-            {"name": f.tier, "label": "Lead Score Tier", "type": "enumeration",
-             "fieldType": "select", "options": options},
-            {"name": f.reasons, "label": "Lead Score Reasons", "type": "string",
-             "fieldType": "textarea"},
-            {"name": f.model, "label": "Lead Score Model", "type": "string", "fieldType": "text"},
-            {"name": f.updated_at, "label": "Lead Score Updated At", "type": "datetime",
-             "fieldType": "date"},
-            {"name": f.feedback, "label": "Lead Score Feedback", "type": "enumeration",
-             "fieldType": "select", "description": "Sales on this MQL: read by leadsync review.",
-             "options": [{"label": label, "value": value, "displayOrder": i}
-                         for i, (value, label) in enumerate(FEEDBACK.items())]},
-        ]  # fmt: skip
-        return options, wanted
-
-    def _property(self, name: str) -> Response:
-        return self.http.request(
-            "properties.get", "GET", self.paths.properties("contacts", name),
-            safe=True, accept=(404,),
-        )  # fmt: skip
-
-    def _check_type(self, current: dict[str, Any], spec: dict[str, Any]) -> None:
-        """Refuse a property whose type cannot hold what leadsync writes there."""
-        have = current.get("type")
-        if have is None or have == spec["type"]:
-            return
-        raise CrmError(
-            f"{self.what}: the contact property {spec['name']} exists with type {have!r}, "
-            f"but leadsync writes {spec['label']} there as type {spec['type']!r}. Delete "
-            "or rename that property in HubSpot (Settings → Properties), or give "
-            "leadsync another name for it in the account's fields setting, then run again."
-        )
-
-    def _update_options(self, current: dict[str, Any], options: list[dict[str, Any]]) -> None:
-        """Make the tier options the model's tiers; old ones stay, hidden (values in use)."""
-        have = [o.get("value") for o in current.get("options") or [] if not o.get("hidden")]
-        tiers = [o["value"] for o in options]
-        if have == tiers:
-            return
-        old = [
-            {**o, "hidden": True, "displayOrder": len(options) + i}
-            for i, o in enumerate(current.get("options") or [])
-            if o.get("value") not in tiers
-        ]
-        self.http.request(
-            "properties.update", "PATCH", self.paths.properties("contacts", current["name"]),
-            body={"options": options + old}, safe=True,
-        )  # fmt: skip
 
     # ------------------------------------------------------------------- scores
 
