@@ -25,7 +25,7 @@ from leadsync.config.settings import Settings
 from leadsync.config.templates import resolve_model
 from leadsync.connectors.base import Connector, open_connector
 from leadsync.errors import ConfigError
-from leadsync.scoring.engine import format_points, score
+from leadsync.scoring.engine import format_points
 from leadsync.scoring.model import ScoringModel
 from leadsync.sync import logs, mql, terminal
 
@@ -333,7 +333,9 @@ def explain(
         if crm_lead is None:  # the CRM's answer, not the command line, is at fault: 1
             typer.echo(f"error: account {account!r} has no record {contact!r}", err=True)
             raise typer.Exit(1)
-        result = score(crm_lead.lead, ctx.model, datetime.now(UTC))
+        from leadsync.sync.pipeline import account_score
+
+        result, _ = account_score(ctx.account, ctx.model, crm_lead.lead, datetime.now(UTC))
     if as_json:
         from leadsync.sync.output import as_json as result_json
 

@@ -109,6 +109,21 @@ def scoring_moment(lead: Lead, now: datetime) -> datetime:
     return newest if now < newest <= now + CLOCK_SKEW else now
 
 
+def account_score(
+    account: Account, model: ScoringModel, lead: Lead, now: datetime
+) -> tuple[ScoreResult, str]:
+    """``lead``'s score for ``account`` and the reasons text written with it: as of
+    :func:`scoring_moment`, and from who the lead is alone when the account requires
+    marketing consent the lead has not given."""
+    now = scoring_moment(lead, now)
+    if account.require_consent and to_bool(lead.properties.get("marketing_consent")) is not True:
+        result = score(Lead(lead.id, lead.properties, ()), model, now)
+        explanation = result.explanation()
+        return result, f"{explanation} · {NO_CONSENT}" if explanation else NO_CONSENT
+    result = score(lead, model, now)
+    return result, result.explanation()
+
+
 class Sync:
     """Runs an account's connector, the engine and the state store together."""
 
@@ -391,16 +406,7 @@ class Sync:
         return write, row, crossing, owner
 
     def _score(self, lead: Lead, now: datetime) -> tuple[ScoreResult, str]:
-        now = scoring_moment(lead, now)
-        if (
-            self.account.require_consent
-            and to_bool(lead.properties.get("marketing_consent")) is not True
-        ):
-            result = score(Lead(lead.id, lead.properties, ()), self.model, now)
-            explanation = result.explanation()
-            return result, f"{explanation} · {NO_CONSENT}" if explanation else NO_CONSENT
-        result = score(lead, self.model, now)
-        return result, result.explanation()
+        return account_score(self.account, self.model, lead, now)
 
     # --- before the pages ----------------------------------------------------------------
 

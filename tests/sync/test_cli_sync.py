@@ -131,6 +131,10 @@ def test_consent_limits_scoring_to_fit(sandbox, tmp_path):
     for text in without:
         for behaviour in ("demo request", "pricing page", "careers page", "webinar", "case study"):
             assert behaviour not in text
+    key = next(k for k, r in enumerate(reasons) if r and "no marketing consent" in r)
+    explained = json.loads(cli("explain", "--account", "acme", "-c", str(key + 1), "--json").stdout)
+    held = sandbox.store.contact_json(key, ["lead_score"], None)["properties"]["lead_score"]
+    assert str(explained["score"]) == held  # explain scores as the sync does
 
 
 def test_logs_are_json_and_never_hold_the_token(sandbox, tmp_path):
