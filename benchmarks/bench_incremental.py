@@ -256,14 +256,29 @@ class Org(Crm):
         scored, writes, tasks = counts["leads"], counts["writes"], counts["tasks"]
         return (
             1 + sources + sources * math.ceil(scored / 2000) + 2 * math.ceil(writes / 200)
-            + math.ceil(tasks / 200) + 1
+            + sum(math.ceil(n / 200) for n in self.resent.values()) + math.ceil(tasks / 200) + 1
         )  # fmt: skip
 
     def connector(self) -> SalesforceConnector:
-        return SalesforceConnector(
+        """A run's connector; ``resent`` counts, per method, the records of score writes and
+        task creates it sent again (the org refused them with ``UNABLE_TO_LOCK_ROW``):
+        sending them again is a need too."""
+        connector = SalesforceConnector(
             self.account, session=self.box.session(), policy=FAST, sleep=lambda _: None,
             poll_delays=(0.0,),
         )  # fmt: skip
+        self.resent, sent = Counter[str](), Counter[tuple[str, str]]()
+        send = connector.api.collection
+
+        def collection(method: str, records: Sequence[Any], *, safe: bool) -> list[Any]:
+            for record in records:  # a score write by its record, a task by its key marker
+                key = (method, str(record.get("Id") or record.get("Description")))
+                sent[key] += 1
+                self.resent[method] += sent[key] > 1
+            return send(method, records, safe=safe)
+
+        connector.api.collection = collection  # type: ignore[method-assign]
+        return connector
 
     def ids(self) -> list[str]:
         return sorted(r["Id"] for r in self.box.store.rows("Lead") if not r.get("IsConverted"))
