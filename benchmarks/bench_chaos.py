@@ -74,11 +74,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 from hubspot import HubSpot
+from readback import Held, engine_results, hubspot_held, salesforce_held
 
 from leadsync.config.accounts import Account
 from leadsync.config.templates import resolve_model
@@ -90,9 +90,8 @@ from leadsync.connectors.salesforce.connector import SalesforceConnector
 from leadsync.connectors.sandbox.faults import FaultPlan, Faults
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
-from leadsync.scoring.engine import score
+from leadsync.scoring.engine import ScoreResult
 from leadsync.sync.leases import Leases
-from leadsync.sync.pipeline import scoring_moment
 from leadsync.sync.runhistory import Run
 from leadsync.sync.state import StateStore
 
@@ -190,7 +189,7 @@ class Crm:
         """A change while a run goes: in-process, so no injected fault can refuse it."""
         raise NotImplementedError
 
-    def held(self) -> dict[str, tuple[Decimal | None, str | None, str | None]]:
+    def held(self) -> Held:
         """Record id → (score, tier, reasons) as the CRM holds them."""
         raise NotImplementedError
 
@@ -201,18 +200,9 @@ class Crm:
     def stop(self) -> None:
         raise NotImplementedError
 
-    def engine(self) -> dict[str, Any]:
+    def engine(self) -> dict[str, ScoreResult]:
         """The engine's result for every record as the CRM holds it now."""
-        connector = self.connector()
-        try:
-            now = datetime.now(UTC)
-            return {
-                c.lead.id: score(c.lead, MODEL, scoring_moment(c.lead, now))
-                for page in connector.all_leads(None)
-                for c in page.leads
-            }
-        finally:
-            connector.close()
+        return engine_results(self.connector(), MODEL)
 
 
 class Hub(Crm):
@@ -267,22 +257,8 @@ class Hub(Crm):
     def touch(self, rng: random.Random) -> None:
         self.sandbox.touch(rng.randint(1, 4), seed=rng.randrange(10**6))
 
-    def held(self) -> dict[str, tuple[Decimal | None, str | None, str | None]]:
-        out: dict[str, tuple[Decimal | None, str | None, str | None]] = {}
-        after = None
-        names = ["lead_score", "lead_score_tier", "lead_score_reasons"]
-        while True:
-            page = self.client.crm.contacts.basic_api.get_page(
-                limit=100, after=after, properties=names
-            )
-            for c in page.results:
-                p = c.properties
-                value = p.get("lead_score")
-                out[c.id] = (None if value in (None, "") else Decimal(value),
-                             p.get("lead_score_tier"), p.get("lead_score_reasons"))  # fmt: skip
-            if page.paging is None or page.paging.next is None:
-                return out
-            after = page.paging.next.after
+    def held(self) -> Held:
+        return hubspot_held(self.client)
 
     def tasks(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -388,17 +364,8 @@ class Org(Crm):
                 store.apply(record, "Lead", {"Title": rng.choice(TITLES)})
         store.touch("Lead", rng.randint(0, 2))
 
-    def held(self) -> dict[str, tuple[Decimal | None, str | None, str | None]]:
-        text = ("SELECT Id, Lead_Score__c, Lead_Score_Tier__c, Lead_Score_Reasons__c FROM Lead"
-                " WHERE IsConverted = false")  # fmt: skip
-        return {
-            r["Id"]: (
-                None if r["Lead_Score__c"] is None else Decimal(str(r["Lead_Score__c"])),
-                r["Lead_Score_Tier__c"],
-                r["Lead_Score_Reasons__c"],
-            )
-            for r in self.sf.query_all(text)["records"]
-        }
+    def held(self) -> Held:
+        return salesforce_held(self.sf)
 
     def tasks(self) -> list[tuple[str, str]]:
         rows = self.sf.query_all("SELECT WhoId, Description FROM Task")["records"]

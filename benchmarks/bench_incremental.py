@@ -35,10 +35,10 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from hubspot import HubSpot
+from readback import Held, engine_results, hubspot_held, salesforce_held
 
 from leadsync.config.accounts import Account
 from leadsync.config.templates import resolve_model
@@ -51,8 +51,7 @@ from leadsync.connectors.salesforce.activity import sources_for
 from leadsync.connectors.salesforce.connector import SalesforceConnector
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
-from leadsync.scoring.engine import score
-from leadsync.sync.pipeline import Sync, scoring_moment
+from leadsync.sync.pipeline import Sync
 from leadsync.sync.state import StateStore
 
 MODEL = resolve_model("b2b-saas")
@@ -104,7 +103,7 @@ class Crm:
     def refuse_writes(self, rate: float) -> None:
         raise NotImplementedError
 
-    def held(self) -> dict[str, tuple[Decimal | None, str | None, str | None]]:
+    def held(self) -> Held:
         raise NotImplementedError
 
     def task_leads(self) -> Counter[str]:
@@ -133,16 +132,7 @@ class Crm:
         return during
 
     def oracle(self) -> dict[str, int]:
-        connector = self.connector()
-        try:
-            now = datetime.now(UTC)
-            expected = {
-                c.lead.id: score(c.lead, MODEL, scoring_moment(c.lead, now))
-                for page in connector.all_leads(None)
-                for c in page.leads
-            }
-        finally:
-            connector.close()
+        expected = engine_results(self.connector(), MODEL)
         held, tasks = self.held(), self.task_leads()
         stale = sum(
             1
@@ -195,22 +185,8 @@ class Hub(Crm):
     def refuse_writes(self, rate: float) -> None:
         self.sandbox.faults.update(partial_failure_rate=rate)
 
-    def held(self) -> dict[str, tuple[Decimal | None, str | None, str | None]]:
-        out: dict[str, tuple[Decimal | None, str | None, str | None]] = {}
-        after = None
-        names = ["lead_score", "lead_score_tier", "lead_score_reasons"]
-        while True:
-            page = self.client.crm.contacts.basic_api.get_page(
-                limit=100, after=after, properties=names
-            )
-            for c in page.results:
-                p = c.properties
-                value = p.get("lead_score")
-                out[c.id] = (None if value in (None, "") else Decimal(value),
-                             p.get("lead_score_tier"), p.get("lead_score_reasons"))  # fmt: skip
-            if page.paging is None or page.paging.next is None:
-                return out
-            after = page.paging.next.after
+    def held(self) -> Held:
+        return hubspot_held(self.client)
 
     def task_leads(self) -> Counter[str]:
         found: Counter[str] = Counter()
@@ -311,17 +287,8 @@ class Org(Crm):
         else:
             self.box.faults.clear()
 
-    def held(self) -> dict[str, tuple[Decimal | None, str | None, str | None]]:
-        text = ("SELECT Id, Lead_Score__c, Lead_Score_Tier__c, Lead_Score_Reasons__c FROM Lead"
-                " WHERE IsConverted = false")  # fmt: skip
-        return {
-            r["Id"]: (
-                None if r["Lead_Score__c"] is None else Decimal(str(r["Lead_Score__c"])),
-                r["Lead_Score_Tier__c"],
-                r["Lead_Score_Reasons__c"],
-            )
-            for r in self.sf.query_all(text)["records"]
-        }
+    def held(self) -> Held:
+        return salesforce_held(self.sf)
 
     def task_leads(self) -> Counter[str]:
         rows = self.sf.query_all("SELECT WhoId, Description FROM Task")["records"]
