@@ -26,13 +26,28 @@ from leadsync.connectors.retry import RetryPolicy
 from leadsync.connectors.salesforce.connector import SalesforceConnector
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
-from leadsync.scoring.engine import score
+from leadsync.scoring.engine import ScoreResult, score
+from leadsync.scoring.model import ScoringModel
 from leadsync.sync.pipeline import Sync, scoring_moment
 from leadsync.sync.state import StateStore
 
 FAST = RetryPolicy(max_attempts=10, base_s=0.01, cap_s=0.05, window_s=0.05, max_total_s=30)
 MODEL = resolve_model("b2b-saas")
 Hook = Callable[[Sequence[ScoreWrite]], None]
+
+
+def engine_results(connector: Connector, model: ScoringModel = MODEL) -> dict[str, ScoreResult]:
+    """The engine's result for every record the connector reads now, as of the moment a
+    run would score it: the sync tests' oracle. The connector is closed afterwards."""
+    try:
+        now = datetime.now(UTC)
+        return {
+            c.lead.id: score(c.lead, model, scoring_moment(c.lead, now))
+            for page in connector.all_leads(None)
+            for c in page.leads
+        }
+    finally:
+        connector.close()
 
 
 class Crm:
@@ -66,18 +81,9 @@ class Crm:
         finally:
             connector.close()
 
-    def engine(self) -> dict[str, Any]:
+    def engine(self) -> dict[str, ScoreResult]:
         """The engine's result for every record as the CRM holds it now."""
-        connector = self.connector()
-        try:
-            now = datetime.now(UTC)
-            return {
-                c.lead.id: score(c.lead, MODEL, scoring_moment(c.lead, now))
-                for page in connector.all_leads(None)
-                for c in page.leads
-            }
-        finally:
-            connector.close()
+        return engine_results(self.connector())
 
     def crm(self) -> dict[str, tuple[Decimal | None, str | None, str | None]]:
         """Record id → (score, tier, reasons) as the CRM holds them."""

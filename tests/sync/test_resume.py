@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 import subprocess
 from collections import Counter
-from datetime import UTC, datetime
 from decimal import Decimal
 
+from crm_support import engine_results
 from hubspot import HubSpot
 from polling import LEADSYNC, kill_backfill_then_finish
 
@@ -18,8 +18,6 @@ from leadsync.config.templates import resolve_model
 from leadsync.connectors.hubspot.connector import HubSpotConnector
 from leadsync.connectors.sandbox.faults import Faults
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
-from leadsync.scoring.engine import score
-from leadsync.sync.pipeline import scoring_moment
 
 
 def all_contacts(client: HubSpot) -> dict[str, dict]:
@@ -85,14 +83,7 @@ def test_a_killed_backfill_resumes_without_losing_or_duplicating(tmp_path, state
             }
         )
         os.environ["TEST_TOKEN"] = sandbox.token
-        connector = HubSpotConnector(account)
-        model, now = resolve_model("b2b-saas"), datetime.now(UTC)
-        expected = {
-            crm_lead.lead.id: score(crm_lead.lead, model, scoring_moment(crm_lead.lead, now))
-            for page in connector.all_leads(None)
-            for crm_lead in page.leads
-        }
-        connector.close()
+        expected = engine_results(HubSpotConnector(account), resolve_model("b2b-saas"))
         assert {cid: Decimal(p["lead_score"]) for cid, p in crm.items()} == {
             cid: r.score for cid, r in expected.items()
         }

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from crm_support import engine_results
 from hubspot import HubSpot
 
 from leadsync.config.accounts import Account
@@ -22,8 +22,7 @@ from leadsync.connectors.ratelimit import RateLimiter
 from leadsync.connectors.retry import RetryPolicy
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.errors import CrmAuthError
-from leadsync.scoring.engine import score
-from leadsync.sync.pipeline import Sync, scoring_moment
+from leadsync.sync.pipeline import Sync
 from leadsync.sync.state import StateStore
 
 FAST = RetryPolicy(base_s=0.01, cap_s=0.05, window_s=0.05, secondly_s=0.01, max_total_s=30)
@@ -64,18 +63,7 @@ class Hub:
 
     def engine_scores(self) -> dict[str, Decimal]:
         """What the engine gives every contact, as the connector reads them now."""
-        connector = self.connector()
-        try:
-            now = datetime.now(UTC)
-            return {
-                crm_lead.lead.id: score(
-                    crm_lead.lead, MODEL, scoring_moment(crm_lead.lead, now)
-                ).score
-                for page in connector.all_leads(None)
-                for crm_lead in page.leads
-            }
-        finally:
-            connector.close()
+        return {rid: r.score for rid, r in engine_results(self.connector(), MODEL).items()}
 
     def tasks(self) -> list:
         return self.client.crm.objects.tasks.basic_api.get_page(

@@ -13,11 +13,11 @@ import os
 import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from crm_support import engine_results
 from polling import LEADSYNC, kill_backfill_then_finish
 from sf_support import account, no_sleep
 
@@ -28,8 +28,7 @@ from leadsync.connectors.salesforce.connector import SalesforceConnector
 from leadsync.connectors.sandbox.faults import Faults
 from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 from leadsync.errors import LeadsyncError
-from leadsync.scoring.engine import score
-from leadsync.sync.pipeline import Sync, scoring_moment
+from leadsync.sync.pipeline import Sync
 from leadsync.sync.state import StateStore
 
 FAST = RetryPolicy(max_attempts=10, base_s=0.01, cap_s=0.05, max_total_s=30)
@@ -77,16 +76,7 @@ class Org:
 
     def engine(self) -> dict[str, Any]:
         """What the engine gives every lead, as the connector reads them now."""
-        connector = self.connector()
-        try:
-            now = datetime.now(UTC)
-            return {
-                c.lead.id: score(c.lead, MODEL, scoring_moment(c.lead, now))
-                for page in connector.all_leads(None)
-                for c in page.leads
-            }
-        finally:
-            connector.close()
+        return engine_results(self.connector(), MODEL)
 
     def tasks(self) -> list[dict[str, Any]]:
         text = "SELECT Id, WhoId, OwnerId, Subject, Description, Priority, Status FROM Task"
