@@ -9,10 +9,15 @@ memory at once, whatever the file's size.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 from leadsync.errors import LeadsyncError
+
+T = TypeVar("T")
 
 #: Bytes per range a worker reads: large enough that starting one costs little.
 CHUNK = 8 << 20
@@ -56,3 +61,26 @@ def read_range(name: str, start: int, end: int) -> list[str]:
         return raw.decode("utf-8-sig" if start == 0 else "utf-8").splitlines()
     except UnicodeDecodeError as exc:
         raise LeadsyncError(f"{name}: not UTF-8 text ({exc.reason})") from None
+
+
+def map_ranges(
+    path: str | Path,
+    work: Callable[[str, int, int, int], T],
+    initializer: Callable[..., None],
+    initargs: tuple[Any, ...],
+) -> Iterator[tuple[T, int]]:
+    """``work(name, start, end, first line)`` of every range of ``path``, one worker
+    process per core (each set up by ``initializer(*initargs)``), yielded in file order
+    with the range's size in bytes; at most two ranges per worker are in flight, so
+    memory stays flat whatever the file's size. A worker's exception is raised here."""
+    workers = os.cpu_count() or 1
+    with ProcessPoolExecutor(workers, initializer=initializer, initargs=initargs) as pool:
+        pending: deque[tuple[Future[T], int]] = deque()
+        for start, end, first in ranges(path):
+            pending.append((pool.submit(work, str(path), start, end, first), end - start))
+            if len(pending) >= 2 * workers:
+                job, size = pending.popleft()
+                yield job.result(), size
+        while pending:
+            job, size = pending.popleft()
+            yield job.result(), size

@@ -12,15 +12,13 @@ stdin and CRM accounts are read in one process (:mod:`leadsync.sync.lab`).
 
 from __future__ import annotations
 
-import os
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from leadsync.errors import LeadError
 from leadsync.scoring.backtest import Backtest, Counts
-from leadsync.sync.fileranges import ranges, read_range
+from leadsync.sync.fileranges import map_ranges, read_range
 from leadsync.sync.leadfile import jsonl_leads
 
 _worker: tuple[Backtest, float] | None = None
@@ -33,29 +31,12 @@ def backtest_file(
     on_invalid: Callable[[LeadError], None] | None,
 ) -> None:
     """Count every lead of the JSON Lines file ``path`` into ``lab``."""
-    workers = os.cpu_count() or 1
-    with ProcessPoolExecutor(workers, initializer=_start, initargs=(lab, now)) as pool:
-        pending: deque[Future[tuple[Counts, list[LeadError]]]] = deque()
-        for start, end, first in ranges(path):
-            pending.append(
-                pool.submit(_count, str(path), start, end, first, on_invalid is not None)
-            )
-            if len(pending) >= 2 * workers:
-                _merge(pending.popleft(), lab, on_invalid)
-        while pending:
-            _merge(pending.popleft(), lab, on_invalid)
-
-
-def _merge(
-    future: Future[tuple[Counts, list[LeadError]]],
-    lab: Backtest,
-    on_invalid: Callable[[LeadError], None] | None,
-) -> None:
-    counted, invalid = future.result()  # a LeadError in a worker is raised here
-    if on_invalid is not None:
-        for error in invalid:
-            on_invalid(error)
-    lab.merge(counted)
+    count = partial(_count, skip=on_invalid is not None)
+    for (counted, invalid), _ in map_ranges(path, count, _start, (lab, now)):
+        if on_invalid is not None:
+            for error in invalid:
+                on_invalid(error)
+        lab.merge(counted)
 
 
 def _start(lab: Backtest, now: float) -> None:
@@ -64,7 +45,7 @@ def _start(lab: Backtest, now: float) -> None:
 
 
 def _count(
-    name: str, start: int, end: int, first: int, skip: bool
+    name: str, start: int, end: int, first: int, *, skip: bool
 ) -> tuple[Counts, list[LeadError]]:
     """One byte range, in a worker: its leads scored and counted in a Backtest of its own."""
     assert _worker is not None

@@ -11,11 +11,9 @@ flight. A malformed line stops the output right before it, as in one process; wi
 from __future__ import annotations
 
 import io
-import os
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -23,7 +21,7 @@ from leadsync.errors import LeadError
 from leadsync.scoring.engine import compiled
 from leadsync.scoring.model import ScoringModel
 from leadsync.sync import output
-from leadsync.sync.fileranges import ranges, read_range
+from leadsync.sync.fileranges import map_ranges, read_range
 from leadsync.sync.leadfile import jsonl_leads
 
 #: What a worker sends back for one range: the output text, the lines skipped, the
@@ -44,42 +42,22 @@ def score_file(
 ) -> int:
     """Write the scores of every lead of ``path`` to ``out`` as ``fmt`` (``jsonl`` or
     ``csv``); the number of leads written."""
-    workers = os.cpu_count() or 1
     if fmt == "csv":
         out.write(output.CSV_HEADER)
     written = 0
-    with ProcessPoolExecutor(
-        workers, initializer=_start, initargs=(model, moment.timestamp(), fmt)
-    ) as pool:
-        pending: deque[tuple[Future[Scored], int]] = deque()
-        skip = on_invalid is not None
-        for start, end, first in ranges(path):
-            job = pool.submit(_score, str(path), start, end, first, skip)
-            pending.append((job, end - start))
-            if len(pending) >= 2 * workers:
-                written += _emit(*pending.popleft(), out, on_invalid, progress)
-        while pending:
-            written += _emit(*pending.popleft(), out, on_invalid, progress)
+    score = partial(_score, skip=on_invalid is not None)
+    initargs = (model, moment.timestamp(), fmt)
+    for (text, invalid, count, fault), size in map_ranges(path, score, _start, initargs):
+        if on_invalid is not None:
+            for error in invalid:
+                on_invalid(error)
+        out.write(text)
+        if fault is not None:
+            raise fault
+        if progress is not None:
+            progress(size)
+        written += count
     return written
-
-
-def _emit(
-    job: Future[Scored],
-    size: int,
-    out: TextIO,
-    on_invalid: Callable[[LeadError], None] | None,
-    progress: Callable[[int], None] | None,
-) -> int:
-    text, invalid, count, fault = job.result()
-    if on_invalid is not None:
-        for error in invalid:
-            on_invalid(error)
-    out.write(text)
-    if fault is not None:
-        raise fault
-    if progress is not None:
-        progress(size)
-    return count
 
 
 def _start(model: ScoringModel, moment: float, fmt: str) -> None:
@@ -87,7 +65,7 @@ def _start(model: ScoringModel, moment: float, fmt: str) -> None:
     _worker = (model, moment, fmt)
 
 
-def _score(name: str, start: int, end: int, first: int, skip: bool) -> Scored:
+def _score(name: str, start: int, end: int, first: int, *, skip: bool) -> Scored:
     """One byte range, in a worker: its leads scored and written as text."""
     assert _worker is not None
     model, moment, fmt = _worker
