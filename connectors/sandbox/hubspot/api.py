@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from leadsync.connectors.sandbox.faults import Faults
 from leadsync.connectors.sandbox.hubspot.deals import deal_ids
@@ -140,6 +140,34 @@ def _limit(req: ApiRequest, default: int, maximum: int) -> int | Result:
     return limit
 
 
+class ListWindow(NamedTuple):
+    """Where a list request's page starts (``after``, an id) and how long it is."""
+
+    limit: int
+    after: int
+
+
+def list_window(req: ApiRequest, first: int = 0) -> ListWindow | Result:
+    """A list request's ``limit`` (default 10, ≤ 100) and ``after`` (default ``first``), or
+    its answer: 400 for a bad value, an empty page for ``archived=true`` (nothing in the
+    sandbox is ever archived)."""
+    limit = _limit(req, 10, 100)
+    if isinstance(limit, tuple):
+        return limit
+    if (req.arg("archived") or "false").lower() == "true":
+        return 200, {"results": []}
+    try:
+        return ListWindow(limit, int(req.arg("after") or first))
+    except ValueError:
+        return _bad(f"Invalid 'after' value '{req.arg('after')}'.")
+
+
+def object_type(req: ApiRequest) -> str:
+    """The ``{objectType}`` of the request's path (``contacts``, ``deals``, ``tasks``…)."""
+    assert req.match
+    return req.match["obj"]
+
+
 def _inputs(req: ApiRequest, maximum: int) -> list[dict[str, Any]] | Result:
     body = req.body if isinstance(req.body, dict) else {}
     inputs = body.get("inputs")
@@ -192,15 +220,10 @@ def _assoc_ids(store: HubSpotStore, key: int, to: str) -> list[int]:
 
 def list_contacts(req: ApiRequest) -> Result:
     """``GET /crm/v3/objects/contacts``: a page of contacts in id order (``after`` = next id)."""
-    limit = _limit(req, 10, 100)
-    if isinstance(limit, tuple):
-        return limit
-    if (req.arg("archived") or "false").lower() == "true":
-        return 200, {"results": []}
-    try:
-        start = max(0, int(req.arg("after") or "1") - 1)
-    except ValueError:
-        return _bad(f"Invalid 'after' value '{req.arg('after')}'.")
+    window = list_window(req, first=1)
+    if not isinstance(window, ListWindow):
+        return window
+    limit, start = window.limit, max(0, window.after - 1)
     n = req.store.contact_count
     keys = range(start, min(n, start + limit))
     names, assoc = req.args("properties"), req.args("associations")

@@ -14,6 +14,7 @@ from typing import Any
 from leadsync.connectors.sandbox.hubspot.api import (
     _MISSING,
     ApiRequest,
+    ListWindow,
     Result,
     _assoc_ids,
     _bad,
@@ -23,6 +24,8 @@ from leadsync.connectors.sandbox.hubspot.api import (
     _limit,
     _not_found,
     _paging,
+    list_window,
+    object_type,
 )
 from leadsync.connectors.sandbox.hubspot.deals import deal_ids
 from leadsync.connectors.sandbox.hubspot.events import EVENT_TYPES
@@ -41,23 +44,13 @@ from leadsync.connectors.sandbox.hubspot.store import (
 # -------------------------------------------------------- engagements and tasks
 
 
-def _obj(req: ApiRequest) -> str:
-    assert req.match
-    return req.match["obj"]
-
-
 def list_objects(req: ApiRequest) -> Result:
     """``GET /crm/v3/objects/{emails|calls|meetings|notes|tasks}``: a page in id order."""
-    obj, store = _obj(req), req.store
-    limit = _limit(req, 10, 100)
-    if isinstance(limit, tuple):
-        return limit
-    if (req.arg("archived") or "false").lower() == "true":
-        return 200, {"results": []}
-    try:
-        after = int(req.arg("after") or "0")
-    except ValueError:
-        return _bad(f"Invalid 'after' value '{req.arg('after')}'.")
+    obj, store = object_type(req), req.store
+    window = list_window(req)
+    if not isinstance(window, ListWindow):
+        return window
+    limit, after = window
     names = req.args("properties")
     with_assoc = "contacts" in req.args("associations")
     page: list[dict[str, Any]] = []
@@ -107,7 +100,7 @@ def _object_json(req: ApiRequest, obj: str, ident: str, names: list[str]) -> dic
 def get_object(req: ApiRequest) -> Result:
     """``GET /crm/v3/objects/{type}/{id}`` (+ ``associations=contacts``); 404 if unknown."""
     assert req.match
-    kind, ident = _obj(req), req.match["id"]
+    kind, ident = object_type(req), req.match["id"]
     obj = _object_json(req, kind, ident, req.args("properties"))
     if obj is None:
         return _not_found()
@@ -130,7 +123,7 @@ def batch_read_objects(req: ApiRequest) -> Result:
     inputs = _inputs(req, 100)
     if isinstance(inputs, tuple):
         return inputs
-    obj, names = _obj(req), req.body.get("properties") or []
+    obj, names = object_type(req), req.body.get("properties") or []
     results, missing = [], []
     for item in inputs:
         ident = str((item or {}).get("id", ""))

@@ -16,14 +16,16 @@ from typing import Any
 from leadsync.connectors.sandbox.hubspot.api import (
     _MISSING,
     ApiRequest,
+    ListWindow,
     Result,
     _bad,
     _batch,
     _inputs,
     _item_error,
-    _limit,
     _not_found,
     _paging,
+    list_window,
+    object_type,
 )
 from leadsync.connectors.sandbox.hubspot.objectprops import DEFAULT_NAMES
 from leadsync.connectors.sandbox.hubspot.objecttypes import SINGULAR
@@ -85,23 +87,13 @@ def _json(
     return out
 
 
-def _obj(req: ApiRequest) -> str:
-    assert req.match
-    return req.match["obj"]
-
-
 def list_records(req: ApiRequest) -> Result:
     """``GET /crm/v3/objects/{type}``: a page in id order (``after`` = the next id)."""
-    obj, store = _obj(req), req.store
-    limit = _limit(req, 10, 100)
-    if isinstance(limit, tuple):
-        return limit
-    if (req.arg("archived") or "false").lower() == "true":
-        return 200, {"results": []}
-    try:
-        after = int(req.arg("after") or "0")
-    except ValueError:
-        return _bad(f"Invalid 'after' value '{req.arg('after')}'.")
+    obj, store = object_type(req), req.store
+    window = list_window(req)
+    if not isinstance(window, ListWindow):
+        return window
+    limit, after = window
     ids = [i for i in _ids(store, obj) if i >= after]
     names, assoc = req.args("properties"), req.args("associations")
     page = []
@@ -118,7 +110,7 @@ def list_records(req: ApiRequest) -> Result:
 def get_record(req: ApiRequest) -> Result:
     """``GET /crm/v3/objects/{type}/{id}`` (+ ``associations=contacts``); 404 if unknown."""
     assert req.match
-    obj, ident = _obj(req), req.match["id"]
+    obj, ident = object_type(req), req.match["id"]
     props = _props(req.store, obj, ident)
     if props is None:
         return _not_found()
@@ -131,7 +123,7 @@ def batch_read_records(req: ApiRequest) -> Result:
     inputs = _inputs(req, 100)
     if isinstance(inputs, tuple):
         return inputs
-    obj, store = _obj(req), req.store
+    obj, store = object_type(req), req.store
     names = req.body.get("properties") or []
     results, missing = [], []
     for item in inputs:
@@ -153,7 +145,7 @@ def batch_read_records(req: ApiRequest) -> Result:
 
 def search_records(req: ApiRequest) -> Result:
     """``POST /crm/v3/objects/{type}/search``: the contacts' search over these records."""
-    obj, store = _obj(req), req.store
+    obj, store = object_type(req), req.store
     defs = store.props[obj]
     try:
         spec = validate_search(req.body, req.raw_len, defs)
