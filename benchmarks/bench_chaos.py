@@ -78,6 +78,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from hubspot import HubSpot
+from pgschema import throwaway_schema
 from readback import Held, engine_results, hubspot_held, salesforce_held
 
 from leadsync.config.accounts import Account
@@ -408,20 +409,7 @@ def state_db(kind: str, folder: Path, name: str) -> StateDb:
     if kind == "sqlite":
         path = folder / f"{name}.db"
         return StateDb(f"sqlite:///{path}", {"LEADSYNC_STATE_PATH": str(path)}, lambda: None)
-    import sqlalchemy
-
-    schema = f"chaos_{name}_{uuid.uuid4().hex[:8]}"
-    engine = sqlalchemy.create_engine(POSTGRES)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-
-    def drop() -> None:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        engine.dispose()
-
-    sep = "&" if "?" in POSTGRES else "?"
-    url = f"{POSTGRES}{sep}options=-csearch_path%3D{schema}"
+    url, drop = throwaway_schema(POSTGRES, f"chaos_{name}_{uuid.uuid4().hex[:8]}")
     return StateDb(url, {"LEADSYNC_DATABASE_URL": url}, drop)
 
 

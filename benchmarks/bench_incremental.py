@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hubspot import HubSpot
+from pgschema import throwaway_schema
 from readback import Held, engine_results, hubspot_held, salesforce_held
 
 from leadsync.config.accounts import Account
@@ -302,20 +303,7 @@ def state_url(db: str, n: int) -> tuple[str, Callable[[], None]]:
     if db == "sqlite":
         folder = tempfile.mkdtemp(prefix="leadsync-bench-")
         return f"sqlite:///{folder}/state.db", lambda: None
-    import sqlalchemy
-
-    schema = f"bench_incremental_{os.getpid()}_{n}"
-    engine = sqlalchemy.create_engine(POSTGRES)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-
-    def drop() -> None:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        engine.dispose()
-
-    sep = "&" if "?" in POSTGRES else "?"
-    return f"{POSTGRES}{sep}options=-csearch_path%3D{schema}", drop
+    return throwaway_schema(POSTGRES, f"bench_incremental_{os.getpid()}_{n}")
 
 
 def scenario(kind: str, db: str, records: int, rounds: int, seed: int, n: int) -> dict[str, Any]:
