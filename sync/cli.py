@@ -161,29 +161,22 @@ def score_command(
         skipped += 1
         err.print(f"skipped {error}", markup=False)
 
+    on_invalid = report if skip_invalid else None
     streaming = fmt is not Format.table and sys.stdout.isatty()
     with reading(leads, err, shown=not streaming) as progress:
         if fmt is not Format.table and fileranges.usable(leads):
             from leadsync.sync import scorepool  # a large JSON Lines file: every core
 
-            on_invalid = report if skip_invalid else None
             scorepool.score_file(leads, spec, moment, fmt.value, sys.stdout, on_invalid, progress)
-            if skipped:
-                err.print(f"{skipped} invalid line(s) skipped.")
-            return
-        source = read_leads(
-            leads,
-            report if skip_invalid else None,
-            leadoptions.columns(id_column, outcome_column, maps),
-            progress,
-        )
-        results = _scored(source, spec, moment)
-        if fmt is Format.jsonl:
-            output.write_jsonl(results, sys.stdout)
-        elif fmt is Format.csv:
-            output.write_csv(results, sys.stdout)
         else:
-            output.write_table(results, spec, terminal.console(), top)
+            columns = leadoptions.columns(id_column, outcome_column, maps)
+            results = _scored(read_leads(leads, on_invalid, columns, progress), spec, moment)
+            if fmt is Format.jsonl:
+                output.write_jsonl(results, sys.stdout)
+            elif fmt is Format.csv:
+                output.write_csv(results, sys.stdout)
+            else:
+                output.write_table(results, spec, terminal.console(), top)
     if skipped:
         err.print(f"{skipped} invalid line(s) skipped.")
 
