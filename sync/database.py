@@ -22,11 +22,16 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from leadsync.errors import ConfigError
 from leadsync.sync import migrations
 
-__all__ = ["open_engine", "safe_url", "scrub", "upsert", "url_secrets"]
+__all__ = ["IDLE_IN_TRANSACTION_S", "open_engine", "safe_url", "scrub", "upsert", "url_secrets"]
 
 #: Seconds to wait for a PostgreSQL server to answer before saying it cannot be reached,
 #: unless the URL sets ``connect_timeout`` itself (libpq's default is to wait forever).
 CONNECT_TIMEOUT_S = 10
+
+#: Seconds a PostgreSQL session may sit idle inside a transaction before the server ends
+#: it, unless the URL's ``options`` set ``idle_in_transaction_session_timeout`` itself.
+#: leadsync's transactions hold no network call, so only a stopped process idles there.
+IDLE_IN_TRANSACTION_S = 60
 
 
 def open_engine(url: str) -> Engine:
@@ -54,6 +59,8 @@ def open_engine(url: str) -> Engine:
         raise ConfigError(f"state database {safe_url(url)}: {scrub(str(exc), url)}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name == "postgresql" and _IDLE_SETTING not in str(parsed.query):
+        event.listen(engine, "connect", _postgresql_settings)
     hint = (
         "check LEADSYNC_STATE_PATH or LEADSYNC_DATABASE_URL"
         if engine.dialect.name == "sqlite"
@@ -93,6 +100,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+_IDLE_SETTING = "idle_in_transaction_session_timeout"
+
+
+def _postgresql_settings(dbapi_connection: Any, _record: Any) -> None:
+    """A process stopped inside a transaction (SIGSTOP, a frozen VM) would keep its row
+    locks, the lease's among them, until it resumed: the server ends it instead."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET {_IDLE_SETTING} = '{int(IDLE_IN_TRANSACTION_S)}s'")
+    dbapi_connection.commit()
 
 
 def upsert(

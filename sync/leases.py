@@ -17,7 +17,9 @@ holder, an expiry and a fencing ``token``:
   (cursor, scores, task intents) rolls back. A process that stalled past its expiry
   while another took over can therefore never move a cursor or record a task intent;
   on PostgreSQL the row lock taken by the fencing UPDATE also makes a concurrent
-  ``acquire`` wait for the page's commit.
+  ``acquire`` wait for the page's commit — or, if the page's process stopped inside it,
+  for the server to end its transaction (``IDLE_IN_TRANSACTION_S``, in
+  :mod:`~leadsync.sync.database`).
 - :meth:`Leases.renew` does the same outside a page (a heartbeat while a long page is
   being written); :meth:`Leases.release` frees the lease at the end of a run.
 

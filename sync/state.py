@@ -33,11 +33,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, InternalError, OperationalError
 
 from leadsync.connectors.base import OwnWrite
 from leadsync.errors import StateError
-from leadsync.sync.database import db_text, now, open_engine, safe_url, upsert
+from leadsync.sync.database import db_text, now, open_engine, safe_url, scrub, upsert
 from leadsync.sync.history import ScoreHistory
 from leadsync.sync.migrations import (
     crossings,
@@ -125,9 +125,10 @@ class StateStore(RunHistory):
     def transaction(self) -> Iterator[Connection]:
         """``with store.transaction() as conn:`` — everything inside commits together.
 
-        A value the database refuses (a string longer than its column, say) rolls the
-        whole transaction back and is a :class:`StateError` naming the database and the
-        driver's reason, not a traceback.
+        A value the database refuses (a string longer than its column, say), or a
+        transaction the database ends (PostgreSQL's idle-in-transaction timeout, a lost
+        connection), rolls the whole transaction back and is a :class:`StateError` naming
+        the database and the driver's reason, not a traceback.
         """
         try:
             with self.engine.begin() as conn:
@@ -138,6 +139,12 @@ class StateStore(RunHistory):
                 f"{_first_line(error)}; nothing of this step was saved and the "
                 "run stopped (it resumes from its last saved page): please report this as "
                 "a leadsync bug"
+            ) from None
+        except (OperationalError, InternalError) as error:
+            raise StateError(
+                f"the state database at {safe_url(self.url)} did not complete this step "
+                f"({scrub(_first_line(error), self.url)}); nothing of it was saved and the "
+                "run stopped: the next run resumes from its last saved page"
             ) from None
 
     # --- scores ------------------------------------------------------------------------
@@ -344,7 +351,7 @@ class StateStore(RunHistory):
             )
 
 
-def _first_line(error: DataError) -> str:
+def _first_line(error: DBAPIError) -> str:
     """The driver's reason, without the statement and parameters SQLAlchemy appends."""
     lines = str(error.orig or error).strip().splitlines()
     return " ".join(lines[0].split()) if lines else type(error.orig or error).__name__

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import make_url, text, update
 
 from leadsync.config.accounts import Account
 from leadsync.config.templates import resolve_model
@@ -21,7 +21,8 @@ from leadsync.connectors.hubspot.connector import HubSpotConnector
 from leadsync.connectors.ratelimit import RateLimiter
 from leadsync.connectors.retry import RetryPolicy
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
-from leadsync.errors import ConfigError
+from leadsync.errors import ConfigError, StateError
+from leadsync.sync import database
 from leadsync.sync.database import now
 from leadsync.sync.leases import LeaseLost, Leases
 from leadsync.sync.migrations import leases as leases_table
@@ -390,3 +391,52 @@ def _task_leads(sandbox: HubSpotSandbox) -> dict[str, int]:
         if page.paging is None or page.paging.next is None:
             return dict(found)
         after = page.paging.next.after
+
+
+@pytest.mark.parametrize("state_backend", ["postgresql"])
+def test_a_replica_stalled_inside_a_page_does_not_hold_the_account_forever(
+    state_url, monkeypatch
+):
+    """A replica stopped (SIGSTOP, a frozen VM) inside a page's transaction keeps the
+    lease row's lock: PostgreSQL ends that transaction once it has been idle for
+    ``IDLE_IN_TRANSACTION_S``, so another replica takes the account over, and the stalled
+    one, resuming, saves nothing and is told why in words."""
+    monkeypatch.setattr(database, "IDLE_IN_TRANSACTION_S", 1)
+    stalled_store, other_store = StateStore(state_url), StateStore(state_url)
+    try:
+        a, b = replica(stalled_store, "a"), replica(other_store, "b")
+        lease = a.acquire("acme")
+        assert lease is not None
+        expire(other_store, "acme")
+        with pytest.raises(StateError, match="did not complete this step") as stopped:
+            with stalled_store.transaction() as conn:
+                a.fence(conn, lease)
+                stalled_store.set_cursor(conn, "acme", "backfill", "page-3")
+                thread, out = in_thread(lambda: b.acquire("acme"))  # a stalls here
+                thread.join(30)
+                assert not thread.is_alive(), "the takeover still waits on the stalled page"
+                stalled_store.set_cursor(conn, "acme", "backfill", "page-4")  # a resumes
+        assert "idle-in-transaction timeout" in str(stopped.value)
+        (taken,) = out
+        assert taken is not None and (taken.holder, taken.token) == ("b", 2)
+        assert other_store.cursor("acme", "backfill") is None
+        assert a.renew(lease) is False
+    finally:
+        stalled_store.close()
+        other_store.close()
+
+
+@pytest.mark.parametrize("state_backend", ["postgresql"])
+def test_a_state_url_may_set_its_own_idle_in_transaction_timeout(state_url):
+    """leadsync's default, unless the URL's ``options`` name the setting."""
+    own = make_url(state_url)
+    options = f"{own.query['options']} -cidle_in_transaction_session_timeout=7s"
+    own = own.update_query_dict({"options": options}).render_as_string(hide_password=False)
+    setting = "SELECT setting FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'"
+    for url, expected_ms in ((state_url, database.IDLE_IN_TRANSACTION_S * 1000), (own, 7000)):
+        store = StateStore(url)
+        try:
+            with store.engine.connect() as conn:
+                assert int(conn.scalar(text(setting))) == expected_ms
+        finally:
+            store.close()
