@@ -408,14 +408,14 @@ def test_a_replica_stalled_inside_a_page_does_not_hold_the_account_forever(
         lease = a.acquire("acme")
         assert lease is not None
         expire(other_store, "acme")
-        with pytest.raises(StateError, match="did not complete this step") as stopped:
-            with stalled_store.transaction() as conn:
-                a.fence(conn, lease)
-                stalled_store.set_cursor(conn, "acme", "backfill", "page-3")
-                thread, out = in_thread(lambda: b.acquire("acme"))  # a stalls here
-                thread.join(30)
-                assert not thread.is_alive(), "the takeover still waits on the stalled page"
-                stalled_store.set_cursor(conn, "acme", "backfill", "page-4")  # a resumes
+        refused = pytest.raises(StateError, match="did not complete this step")
+        with refused as stopped, stalled_store.transaction() as conn:
+            a.fence(conn, lease)
+            stalled_store.set_cursor(conn, "acme", "backfill", "page-3")
+            thread, out = in_thread(lambda: b.acquire("acme"))  # a stalls here
+            thread.join(30)
+            assert not thread.is_alive(), "the takeover still waits on the stalled page"
+            stalled_store.set_cursor(conn, "acme", "backfill", "page-4")  # a resumes
         assert "idle-in-transaction timeout" in str(stopped.value)
         (taken,) = out
         assert taken is not None and (taken.holder, taken.token) == ("b", 2)
