@@ -394,9 +394,7 @@ def _task_leads(sandbox: HubSpotSandbox) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("state_backend", ["postgresql"])
-def test_a_replica_stalled_inside_a_page_does_not_hold_the_account_forever(
-    state_url, monkeypatch
-):
+def test_a_replica_stalled_inside_a_page_does_not_hold_the_account_forever(state_url, monkeypatch):
     """A replica stopped (SIGSTOP, a frozen VM) inside a page's transaction keeps the
     lease row's lock: PostgreSQL ends that transaction once it has been idle for
     ``IDLE_IN_TRANSACTION_S``, so another replica takes the account over, and the stalled
