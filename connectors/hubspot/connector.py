@@ -21,8 +21,9 @@ scores and tasks in full batches of 100.
   read further. New engagement is seen through the contact: logging an email, call,
   meeting or note makes HubSpot update the contact's activity rollups (the properties in
   ``ENGAGEMENT_HINTS``), which moves its ``lastmodifieddate`` (see ``MAPPING.md``).
-- Contact → canonical lead: :mod:`leadsync.connectors.hubspot.contacts`; writes,
-  fields and tasks: :mod:`leadsync.connectors.hubspot.writes`.
+- Contact → canonical lead: :mod:`leadsync.connectors.hubspot.contacts`, its engagement
+  read by :mod:`leadsync.connectors.hubspot.leads`; writes, fields and tasks:
+  :mod:`leadsync.connectors.hubspot.writes`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,17 +56,12 @@ from leadsync.connectors.hubspot.contacts import (
     inputs_of,
     ms,
     stamp,
-    to_crm_lead,
 )
 from leadsync.connectors.hubspot.engagement import (
-    ENGAGEMENT_HINTS,
-    ENGAGEMENT_PROPERTIES,
-    api_events,
-    engagement_events,
     parse_time,
-    rollup_events,
 )
 from leadsync.connectors.hubspot.http import HubSpotHttp
+from leadsync.connectors.hubspot.leads import LeadBuilder, list_owners
 from leadsync.connectors.hubspot.outcomes import read_outcomes
 from leadsync.connectors.hubspot.paths import ApiPaths
 from leadsync.connectors.hubspot.properties import ScoreProperties
@@ -74,7 +69,7 @@ from leadsync.connectors.hubspot.writes import HubSpotWriter, batch_read
 from leadsync.connectors.ratelimit import RateLimiter
 from leadsync.connectors.retry import RetryPolicy
 from leadsync.errors import CrmError
-from leadsync.scoring.lead import Event, Outcome
+from leadsync.scoring.lead import Outcome
 
 __all__ = ["BATCH_LIMITS", "DEFAULT_MAPPING", "SEARCH_CAP", "HubSpotConnector", "open_hubspot"]
 
@@ -174,10 +169,7 @@ class HubSpotConnector:
         self.group = group
         self.clock = clock
         self.count_check = 10_000  # records a list reads before checking the portal's count
-        self._events_api: bool | None = None
-        self._active_owners: set[str] | None = None
-        self.unknown_events = 0
-        """Events API occurrences with no canonical meaning, for diagnostics."""
+        self.builder = LeadBuilder(self.http, self.paths, self.writer, account, self.mapping)
 
     # ------------------------------------------------------------------- reading
 
@@ -195,7 +187,7 @@ class HubSpotConnector:
             contacts += found
             if after is None or len(contacts) >= self.group:
                 if contacts:
-                    yield LeadPage(self._leads(contacts), after)
+                    yield LeadPage(self.builder.leads(contacts), after)
                 contacts = []
             if after is None:
                 return
@@ -242,7 +234,7 @@ class HubSpotConnector:
             if nxt is None or len(kept) >= self.group:
                 text = state.encode(floor)
                 if kept or skipped or text != cursor:
-                    yield LeadPage(self._leads(kept) if kept else [], text, skipped)
+                    yield LeadPage(self.builder.leads(kept) if kept else [], text, skipped)
                 kept, skipped = [], 0
             if nxt is None:
                 return
@@ -292,7 +284,7 @@ class HubSpotConnector:
         return [
             lead
             for start in range(0, len(found), self.group)
-            for lead in self._leads(found[start : start + self.group])
+            for lead in self.builder.leads(found[start : start + self.group])
         ]
 
     def get_lead(self, lead_id: str) -> CrmLead | None:
@@ -325,87 +317,6 @@ class HubSpotConnector:
         """Which of these contacts still exist (batch reads of 100)."""
         return {c["id"] for c in self.writer.read_contacts(lead_ids, ["hs_object_id"])}
 
-    # ---------------------------------------------------------------- engagement
-
-    def _leads(self, contacts: list[dict[str, Any]]) -> list[CrmLead]:
-        """Canonical leads of up to ``group`` contacts, engagement read in batches."""
-        ids = [str(c["id"]) for c in contacts]
-        events: dict[str, list[Event]] = defaultdict(list)
-        web = True
-        if self._events_api is not False:
-            for contact_id in ids:
-                found = self._api_events(contact_id)
-                if found is None:
-                    break
-                events[contact_id] += found
-                web = False
-        for object_type, names in ENGAGEMENT_PROPERTIES.items():
-            hints = ENGAGEMENT_HINTS[object_type]
-            hinted = [
-                str(c["id"])
-                for c in contacts
-                if any((c.get("properties") or {}).get(hint) for hint in hints)
-            ]
-            if not hinted:
-                continue
-            linked = self.writer.associations("contacts", object_type, hinted)
-            wanted = sorted({o for objs in linked.values() for o in objs})
-            read = batch_read(self.http, self.paths, object_type, wanted, list(names),
-                              missing_ok=True)  # fmt: skip
-            objects = {o["id"]: o for o in read}
-            for contact_id, linked_ids in linked.items():
-                found = [objects[o] for o in linked_ids if o in objects]
-                events[contact_id] += engagement_events(object_type, found)
-        active = self._owners_active()
-        out = []
-        for contact in contacts:
-            props = contact.get("properties") or {}
-            evts = rollup_events(props, web=web) + events.get(str(contact["id"]), [])
-            evts.sort(key=lambda e: e.ts)
-            out.append(
-                to_crm_lead(
-                    contact,
-                    tuple(evts),
-                    mapping=self.mapping,
-                    fields=self.account.fields,
-                    active_owners=active,
-                )
-            )
-        return out
-
-    def _api_events(self, contact_id: str) -> list[Event] | None:
-        """The contact's events API occurrences; None when the account has no events API."""
-        out: list[Event] = []
-        after: str | None = None
-        pages = Pages("events.list")
-        while True:
-            query = {"objectType": "contact", "objectId": contact_id, "limit": 100, "after": after}
-            response = self.http.request(
-                "events.list", "GET", self.paths.events(), query=query, safe=True,
-                accept=() if self._events_api else (403,),
-            )  # fmt: skip
-            if response.status == 403:  # no Enterprise tier, or no event-detail scopes
-                log.info(
-                    "HubSpot's events API (each page view and form fill with its date) needs "
-                    "Enterprise and the event-detail scopes, which this account lacks: scoring "
-                    "from the contacts' rollup properties instead (connectors/hubspot/MAPPING.md)"
-                )
-                self._events_api = False
-                return None
-            body = response.body
-            self._events_api = True
-            found, unknown = api_events(body.get("results") or [])
-            out += found
-            self.unknown_events += unknown
-            after = pages.next(body, [str(o.get("id")) for o in body.get("results") or []])
-            if not after:
-                return out
-
-    def _owners_active(self) -> set[str]:
-        if self._active_owners is None:
-            self._active_owners = {o.id for o in self._owners(archived=False)}
-        return self._active_owners
-
     # ------------------------------------------------------------------ writing
 
     def ensure_score_fields(self, tiers: Sequence[str], create: bool = False) -> list[str]:
@@ -437,23 +348,8 @@ class HubSpotConnector:
 
     def owners(self) -> list[CrmOwner]:
         """Active owners, then deactivated (archived) ones."""
-        return self._owners(archived=False) + self._owners(archived=True)
-
-    def _owners(self, *, archived: bool) -> list[CrmOwner]:
-        out: list[CrmOwner] = []
-        after: str | None = None
-        pages = Pages("owners.list")
-        while True:
-            query = {"limit": 500, "after": after, "archived": "true" if archived else None}
-            path = self.paths.owners()
-            body = self.http.request("owners.list", "GET", path, query=query, safe=True).body
-            found = body.get("results") or []
-            for o, oid in zip(found, object_ids(found, "owners.list"), strict=True):
-                name = " ".join(p for p in (o.get("firstName"), o.get("lastName")) if p)
-                out.append(CrmOwner(oid, o.get("email"), name or None, not archived))
-            after = pages.next(body, [o.id for o in out])
-            if not after:
-                return out
+        active = list_owners(self.http, self.paths)
+        return active + list_owners(self.http, self.paths, archived=True)
 
     def usage(self) -> ApiUsage:
         return ApiUsage(

@@ -1,10 +1,9 @@
 """The Salesforce connector: Leads and/or Contacts in, scores and MQL tasks out.
 
 Registered as ``salesforce``. Everything goes through simple-salesforce on a
-``requests.Session`` (``salesforce_api``), logged in by ``salesforce_auth``; mapping in
-``salesforce_records`` (fields) and ``salesforce_activity`` (engagement → events, the
-table in its docstring and in ``connectors/salesforce/MAPPING.md``); writes in
-``salesforce_writes``; Bulk API 2.0 in ``salesforce_bulk``.
+``requests.Session`` (``api.py``), logged in by ``auth.py``; mapping in ``records.py``
+(fields) and ``activity.py`` (engagement → events, the table in its docstring and in
+``MAPPING.md``); writes in ``writes.py`` and ``tasks.py``; Bulk API 2.0 in ``bulk.py``.
 
 Reading:
 
@@ -12,17 +11,9 @@ Reading:
   records, REST ``… WHERE IsConverted = false AND Id > :after ORDER BY Id`` in pages of
   2,000 (the cursor is the last id), activities per page with ``WHERE WhoId IN (…)``;
   above it, Bulk API 2.0 query jobs (the cursor is the job and the results locator).
-- incremental (:meth:`changed_leads`): ``WHERE SystemModstamp >= :since ORDER BY
-  SystemModstamp, Id`` with ``since`` = the cursor's stamp less ``overlap`` (60 s: a
-  transaction commits after its SystemModstamp is set). The cursor keeps the ids and
-  stamps seen inside the overlap, so they are not yielded twice.
-  A record is skipped as leadsync's own write-back only when its stamp is the one the write
-  left (``own_writes``: the exact stamp after a REST write, or the Bulk job's window) and
-  its fields are those it was scored on (``ObjectMap.inputs``): no activity query for it.
-  Task, Event and CampaignMember rows (and web-activity objects) changed since the cursor
-  are read too, one query each, and the people they name are rescored: a new activity
-  does not move its Lead's or Contact's ``SystemModstamp``. A run with no change costs
-  one query per object and one per activity object.
+- incremental (:meth:`changed_leads`): the records and the activity changed since the
+  cursor, leadsync's own write-backs skipped (:mod:`~leadsync.connectors.salesforce.changes`).
+  A run with no change costs one query per object and one per activity object.
 
 Tests and the demo pass a ``requests.Session`` trusting the sandbox's CA (or
 ``ca_path``); :func:`use_session_factory` does the same for connectors opened by name.
@@ -31,7 +22,6 @@ Tests and the demo pass a ``requests.Session`` trusting the sandbox's CA (or
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -45,7 +35,6 @@ from leadsync.connectors.base import (
     CrmLead,
     CrmOwner,
     LeadPage,
-    OwnWrite,
     OwnWrites,
     ScoreWrite,
     TaskRequest,
@@ -54,15 +43,16 @@ from leadsync.connectors.base import (
 )
 from leadsync.connectors.ratelimit import RateLimiter
 from leadsync.connectors.retry import RetryPolicy
-from leadsync.connectors.salesforce.activity import ActivitySource, read_events, sources_for
+from leadsync.connectors.salesforce.activity import read_events, sources_for
 from leadsync.connectors.salesforce.api import SalesforceApi
 from leadsync.connectors.salesforce.auth import Authenticator
-from leadsync.connectors.salesforce.bulk import POLL_DELAYS, BulkJobs, within_window
+from leadsync.connectors.salesforce.bulk import POLL_DELAYS, BulkJobs
+from leadsync.connectors.salesforce.changes import ChangeReader, dump_cursor, load_cursor
 from leadsync.connectors.salesforce.fields import check_score_fields, create_hint
 from leadsync.connectors.salesforce.outcomes import converted_lead_pages, read_outcomes
-from leadsync.connectors.salesforce.records import ObjectMap, object_maps, object_of, stamp_of
+from leadsync.connectors.salesforce.records import ObjectMap, object_maps, object_of, rows_by_id
 from leadsync.connectors.salesforce.setup import create_score_fields
-from leadsync.connectors.salesforce.soql import Row, chunk_ids, format_stamp, parse_stamp, select
+from leadsync.connectors.salesforce.soql import Row, chunk_ids
 from leadsync.connectors.salesforce.soql import soql as q
 from leadsync.connectors.salesforce.spool import EventSpool
 from leadsync.connectors.salesforce.writes import ScoreWriter
@@ -84,8 +74,6 @@ BULK_PAGE = 100_000
 #: Activity rows per Bulk results call while spooling: streamed row by row into the
 #: spool, so the size sets only the number of calls, not memory.
 ACTIVITY_PAGE = 2_000_000
-#: Ids kept in an incremental cursor to de-duplicate the overlap.
-SEEN_MAX = 5_000
 
 
 #: Records per call each REST endpoint allows, for ``ApiUsage.minimum`` (Bulk jobs count as made).
@@ -152,9 +140,9 @@ class SalesforceConnector:
         self.bulk = BulkJobs(self.api, poll_delays=poll_delays, sleep=sleep)
         first = next(iter(self.maps.values()))
         self.writer = ScoreWriter(self.api, self.bulk, first.fields, sleep=sleep)
-        self.overlap = overlap
         self.bulk_page = account.page_size or BULK_PAGE
         self._feedback: dict[str, str] | None = None
+        self.changes = ChangeReader(self.api, self.maps, self.sources, overlap, self._leads)
 
     # -- reading: one object's records as pages ------------------------------------------------
     def _leads(self, om: ObjectMap, rows: Sequence[Row], events: Any = None) -> list[CrmLead]:
@@ -164,13 +152,8 @@ class SalesforceConnector:
         )
         return [om.crm_lead(r, list(found.get(str(r["Id"]), []))) for r in rows]
 
-    def _select(self, om: ObjectMap, where: str, order: str | None) -> str:
-        """The lead query; Bulk jobs get no ORDER BY (it disables Salesforce's PK chunking)."""
-        text = f"SELECT {select(om.select)} FROM {om.sobject} WHERE {om.live}{where}"
-        return f"{text} ORDER BY {order}" if order else text
-
     def all_leads(self, cursor: str | None) -> Iterator[LeadPage]:
-        state = _load(cursor).get("all", {})
+        state = load_cursor(cursor).get("all", {})
         if state.get("done"):
             return
         objects = list(self.maps)
@@ -185,14 +168,14 @@ class SalesforceConnector:
             where = q(" AND Id > {after}", after=after) if after else ""
             total = self.api.count(f"SELECT COUNT() FROM {sobject} WHERE {om.live}{where}")
             if total > self.options.bulk_threshold:
-                job = self.bulk.start_query(sobject, self._select(om, where, None))
+                job = self.bulk.start_query(sobject, om.query(where, None))
                 yield from self._bulk_pages(om, job, "")
                 continue
-            for rows in self.api.query_pages(self._select(om, where, "Id")):
+            for rows in self.api.query_pages(om.query(where, "Id")):
                 if rows:
                     after = str(rows[-1]["Id"])
                 nxt = {"all": {"object": sobject, "after": after}}
-                yield LeadPage(self._leads(om, rows), _dump(nxt))
+                yield LeadPage(self._leads(om, rows), dump_cursor(nxt))
         yield from ()
 
     def _bulk_pages(self, om: ObjectMap, job: str, locator: str) -> Iterator[LeadPage]:
@@ -215,7 +198,7 @@ class SalesforceConnector:
                 if state is None:  # this object is done: on to the next one, from its start
                     later = list(self.maps)[list(self.maps).index(om.sobject) + 1 :]
                     state = {"object": later[0]} if later else {"object": "", "done": True}
-                yield LeadPage(leads, _dump({"all": state}))
+                yield LeadPage(leads, dump_cursor({"all": state}))
         finally:
             spool.close()
 
@@ -227,119 +210,20 @@ class SalesforceConnector:
             yield from self._leads(om, chunk, spool.take([str(r["Id"]) for r in chunk]))
 
     def cursor_at(self, moment: datetime) -> str:
-        """Changes after ``moment``: the backfill's own writes are listed once more by the
-        first incremental run, which checks each one's inputs (see :meth:`changed_leads`)."""
-        stamp = format_stamp(moment)
-        fresh = {"ts": stamp, "seen": {}}
-        return _dump({"inc": {o: dict(fresh) for o in self.maps}, "act": {
-            s.sobject: dict(fresh) for s in self._activity_sources()
-        }})  # fmt: skip
-
-    def _since(self, state: dict[str, Any]) -> str:
-        """The incremental filter: from the cursor's stamp less the overlap (records
-        re-listed by the overlap cost query rows only: ``seen`` drops them)."""
-        ts = parse_stamp(state.get("ts"))
-        return "" if ts is None else q(" AND SystemModstamp >= {since}", since=ts - self.overlap)
+        return self.changes.cursor_at(moment)
 
     def changed_leads(
         self, cursor: str | None, own_writes: OwnWrites, also: Sequence[str] = ()
     ) -> Iterator[LeadPage]:
-        """Records changed since the cursor, and the people whose engagement changed.
-
-        A record is skipped as leadsync's own write-back only when its stamp is the one the
-        write left *and* its fields are those it was scored on. A new Task, Event or
-        CampaignMember does not touch the Lead or Contact it points to, so each activity
-        object is first read from its own ``SystemModstamp`` (one query each); the people
-        it names (``WhoId``, ``LeadId``, ``ContactId``), and those in ``also``, join the
-        object's last page, so their engagement is read with that page's.
-        """
-        saved = _load(cursor)
-        states: dict[str, dict[str, Any]] = saved.get("inc", {})
-        acts: dict[str, dict[str, Any]] = saved.get("act", {})
-        unread = json.loads(_dump(acts))  # the activity cursor until every person is read
-        # a cursor from before activity was read: its activity starts where its records did
-        started = min((s.get("ts") or "" for s in states.values()), default="") or None
-        people = self._activity_people(acts, started) | set(also)
-        objects = list(self.maps.items())
-        for n, (sobject, om) in enumerate(objects, 1):
-            state = states.setdefault(sobject, {"ts": None, "seen": {}})
-            listed: set[str] = set()
-            pages = self.api.query_pages(self._select(om, self._since(state), "SystemModstamp, Id"))
-            rows: list[Row] | None = next(pages, [])
-            while rows is not None:
-                following = next(pages, None)
-                fresh = [r for r in rows if state["seen"].get(str(r["Id"])) != stamp_of(r)]
-                mine = own_writes([str(r["Id"]) for r in fresh]) if fresh else {}
-                keep = [r for r in fresh if not self._own(om, r, mine.get(str(r["Id"])))]
-                skipped = len(fresh) - len(keep)
-                listed.update(str(r["Id"]) for r in keep)
-                self._advance(state, rows)
-                if following is None:
-                    extra = [p for p in people if p not in listed and object_of(p, {sobject: om})]
-                    keep += self._rows_by_id(om, sorted(extra))
-                last = following is None and n == len(objects)
-                cursor_text = _dump({"inc": states, "act": acts if last else unread})
-                leads = self._leads(om, keep) if keep else []
-                yield LeadPage(leads, cursor_text, skipped=skipped)
-                rows = following
-
-    def _activity_people(self, acts: dict[str, dict[str, Any]], started: str | None) -> set[str]:
-        """Who the activity rows changed since the cursor point at (advancing ``acts``)."""
-        people: set[str] = set()
-        for source in self._activity_sources():
-            state = acts.setdefault(source.sobject, {"ts": started, "seen": {}})
-            where = f"{source.key} != null" + (f" AND {source.where}" if source.where else "")
-            text = (
-                f"SELECT Id, {source.key}, SystemModstamp FROM {source.sobject} WHERE {where}"
-                f"{self._since(state)} ORDER BY SystemModstamp, Id"
-            )
-            for rows in self.api.query_pages(text):
-                fresh = [r for r in rows if state["seen"].get(str(r["Id"])) != stamp_of(r)]
-                people.update(str(r[source.key]) for r in fresh if r.get(source.key))
-                self._advance(state, rows)
-        return people
-
-    def _rows_by_id(self, om: ObjectMap, ids: Sequence[str]) -> list[Row]:
-        """Live records of one object by id (one query per ``IN`` chunk)."""
-        rows: list[Row] = []
-        for chunk in chunk_ids(ids):
-            rows += self.api.query_rows(self._select(om, q(" AND Id IN {ids}", ids=chunk), None))
-        return rows
-
-    def _own(self, om: ObjectMap, row: Row, mine: OwnWrite | None) -> bool:
-        """Whether the row's last change is leadsync's write and nothing else changed."""
-        if mine is None or mine.inputs != om.inputs(row):
-            return False
-        stamp = stamp_of(row)
-        return mine.stamp == stamp or within_window(mine.stamp, stamp, row.get("LastModifiedById"))
-
-    def _activity_sources(self) -> list[ActivitySource]:
-        """Every activity object the account reads, once (Task and Event serve both
-        Leads and Contacts through ``WhoId``)."""
-        found: dict[tuple[str, str], ActivitySource] = {}
-        for sources in self.sources.values():
-            for source in sources:
-                found.setdefault((source.sobject, source.key), source)
-        return list(found.values())
-
-    def _advance(self, state: dict[str, Any], rows: Sequence[Row]) -> None:
-        """Move the cursor past ``rows``; remember the ids inside the overlap window."""
-        stamps = [s for s in (stamp_of(r) for r in rows) if s]
-        if not stamps:
-            return
-        top = max([*stamps, state.get("ts") or ""])
-        floor = format_stamp(parse_stamp(top) - self.overlap)  # type: ignore[operator]
-        seen = {k: v for k, v in state["seen"].items() if v > floor}
-        seen.update({str(r["Id"]): s for r in rows if (s := stamp_of(r)) and s > floor})
-        if len(seen) > SEEN_MAX:  # a mass update: forget the oldest (re-reading them is harmless)
-            seen = dict(sorted(seen.items(), key=lambda kv: kv[1])[-SEEN_MAX:])
-        state["ts"], state["seen"] = top, seen
+        """Records changed since the cursor, and the people whose engagement changed
+        (see :mod:`~leadsync.connectors.salesforce.changes`)."""
+        return self.changes.pages(cursor, own_writes, also)
 
     def read_leads(self, lead_ids: Sequence[str]) -> list[CrmLead]:
         """Records by id with their engagement; converted, deleted or unknown ones left out."""
         out: list[CrmLead] = []
         for sobject, om in self.maps.items():
-            rows = self._rows_by_id(om, [i for i in lead_ids if object_of(i, {sobject: om})])
+            rows = rows_by_id(self.api, om, [i for i in lead_ids if object_of(i, {sobject: om})])
             out += self._leads(om, rows) if rows else []
         return out
 
@@ -455,19 +339,3 @@ def _due(value: Any) -> datetime | None:
     except ValueError:
         return None
     return day.replace(tzinfo=UTC) + timedelta(days=1)
-
-
-def _load(cursor: str | None) -> dict[str, Any]:
-    if not cursor:
-        return {}
-    try:
-        data = json.loads(cursor)
-    except ValueError:
-        raise CrmError(
-            f"Salesforce: the stored cursor is not one of ours: {cursor[:80]!r}"
-        ) from None
-    return data if isinstance(data, dict) else {}
-
-
-def _dump(state: dict[str, Any]) -> str:
-    return json.dumps(state, separators=(",", ":"), sort_keys=True)

@@ -33,6 +33,7 @@ is false: then tasks go round-robin.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -40,17 +41,27 @@ from typing import TYPE_CHECKING, Any
 
 from leadsync.config.accounts import FieldNames
 from leadsync.connectors.base import CrmLead, ScoreWrite, WrittenScore, fingerprint
-from leadsync.connectors.salesforce.soql import Row, field_name, normal_stamp, parse_stamp
+from leadsync.connectors.salesforce.soql import (
+    Row,
+    chunk_ids,
+    field_name,
+    normal_stamp,
+    parse_stamp,
+    select,
+    soql,
+)
 from leadsync.scoring.lead import Event, Lead
 
 if TYPE_CHECKING:
     from leadsync.config.accounts import Account
+    from leadsync.connectors.salesforce.api import SalesforceApi
 
 __all__ = [
     "ObjectMap",
     "ScoreFields",
     "object_maps",
     "parse_model",
+    "rows_by_id",
     "score_values",
     "strip_model",
 ]
@@ -133,6 +144,12 @@ class ObjectMap:
         """The filter for records leadsync scores: unconverted leads, every contact."""
         return "IsConverted = false" if self.sobject == "Lead" else "IsDeleted = false"
 
+    def query(self, where: str, order: str | None) -> str:
+        """The lead query (``where`` starts with `` AND``); Bulk jobs get no ORDER BY (it
+        disables Salesforce's PK chunking)."""
+        text = f"SELECT {select(self.select)} FROM {self.sobject} WHERE {self.live}{where}"
+        return f"{text} ORDER BY {order}" if order else text
+
     def crm_lead(self, row: Row, events: list[Event]) -> CrmLead:
         """One row (REST or Bulk) and its events as a :class:`CrmLead`."""
         props: dict[str, Any] = {}
@@ -185,6 +202,14 @@ def object_maps(account: Account) -> dict[str, ObjectMap]:
         base = LEAD_MAPPING if sobject == "Lead" else CONTACT_MAPPING
         maps[sobject] = ObjectMap(sobject, {**base, **overrides}, fields)
     return maps
+
+
+def rows_by_id(api: SalesforceApi, om: ObjectMap, ids: Sequence[str]) -> list[Row]:
+    """Live records of one object by id (one query per ``IN`` chunk)."""
+    rows: list[Row] = []
+    for chunk in chunk_ids(ids):
+        rows += api.query_rows(om.query(soql(" AND Id IN {ids}", ids=chunk), None))
+    return rows
 
 
 def object_of(lead_id: str, maps: dict[str, ObjectMap]) -> ObjectMap | None:

@@ -177,7 +177,7 @@ def test_professional_falls_back_to_rollups(
     make_hub: HubFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     hub = make_hub(contacts=40)
-    caplog.set_level("INFO", logger="leadsync.connectors.hubspot.connector")
+    caplog.set_level("INFO", logger="leadsync.connectors.hubspot.leads")
     leads = [crm for page in hub.connector.all_leads(None) for crm in page.leads]
     assert hub.sandbox.counters.snapshot()["events.list"] == {403: 1}  # asked once
     said = [r for r in caplog.records if "events API" in r.getMessage()]
