@@ -328,6 +328,8 @@ class Account(_Strict):
     daily_reserve: float = Field(default=0.1, ge=0, lt=1)
     """Share of the daily API quota left for the account's other integrations."""
     page_size: int | None = Field(default=None, ge=1)
+    """Leads per page a run holds, scores and writes at once (default: HubSpot 1,000,
+    Salesforce's Bulk backfill 100,000): smaller lowers memory and costs more calls."""
     api_version: str = "2026-03"
     """HubSpot's API family: a date version (``2026-03``, ``2026-09``…) or ``legacy``."""
 

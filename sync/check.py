@@ -76,7 +76,7 @@ def unset_credentials(account: Account) -> list[str]:
 
 #: Leads read by the read step: one page, so that the activity of so many leads likely
 #: touches every activity source (and so every read scope) in a few batch calls.
-SAMPLE = 100
+SAMPLE = 25
 
 
 class Steps:

@@ -129,7 +129,8 @@ class HubSpotConnector:
 
     ``limiter``, ``policy`` and ``auth`` default to the account's; tests and benchmarks
     pass faster or shared ones. ``overlap`` is how far back a run re-reads for search
-    lag; ``group`` the contacts per page (one engagement round trip each).
+    lag; ``group`` the contacts per page (one engagement round trip each), at most the
+    account's ``page_size``.
     """
 
     def __init__(
@@ -166,7 +167,7 @@ class HubSpotConnector:
         self.list_page = min(account.page_size or 100, 100)
         self.search_page = min(account.page_size or 200, 200)
         self.overlap_ms = int(overlap.total_seconds() * 1000)
-        self.group = group
+        self.group = min(group, account.page_size or group)
         self.clock = clock
         self.count_check = 10_000  # records a list reads before checking the portal's count
         self.builder = LeadBuilder(self.http, self.paths, self.writer, account, self.mapping)

@@ -15,6 +15,7 @@ from polling import LEADSYNC
 from leadsync.connectors.sandbox.hubspot.routes import ALL_SCOPES
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
+from leadsync.sync.check import SAMPLE
 
 #: Sandbox endpoints that change something.
 WRITES = ("create", "update", "delete", "archive", "upsert", "insert", "POST ", "PATCH ")
@@ -53,7 +54,7 @@ def test_check_and_setup_change_nothing_until_setup_create(tmp_path: Path) -> No
 
         fresh = leadsync(tmp_path, "check", "--account", "acme", *accounts, **env)
         assert fresh.returncode == 1, fresh.stderr
-        assert "ok    credentials and read access: accepted; read 100 leads" in fresh.stdout
+        assert f"ok    credentials and read access: accepted; read {SAMPLE} leads" in fresh.stdout
         assert (
             "FAIL  fields: HubSpot account 'acme': missing: the property group 'Lead scoring', "
             "the contact property lead_score, the contact property lead_score_tier" in fresh.stdout
@@ -124,3 +125,20 @@ def test_check_a_salesforce_org_trusting_its_ca_file(tmp_path: Path) -> None:
         assert "ok    fields: leadsync's score fields are in place" in done.stdout
         assert writes(box.counters.snapshot()) == []
         assert box.client_secret not in done.stdout + done.stderr
+
+
+def test_check_reads_one_small_page_even_on_enterprise(tmp_path: Path) -> None:
+    """The read step samples a few leads: one list page, and on Enterprise one events call
+    per sampled contact — not a whole 1,000-contact group (1,049 calls before)."""
+    with HubSpotSandbox(contacts=1500, seed=0, profile="enterprise") as box:
+        (tmp_path / "accounts.yaml").write_text(
+            "accounts:\n"
+            f"  - {{id: acme, crm: hubspot, credentials: {{token: TOK}}, host: '{box.url}'}}\n"
+        )
+        done = leadsync(tmp_path, "check", "--account", "acme", "--accounts",
+                        str(tmp_path / "accounts.yaml"), TOK=box.token)  # fmt: skip
+        assert f"ok    credentials and read access: accepted; read {SAMPLE} leads" in done.stdout
+        calls = {name: sum(by.values()) for name, by in box.counters.snapshot().items()}
+        assert calls["contacts.list"] == 1
+        assert calls["events.list"] <= SAMPLE
+        assert box.counters.total() < 2 * SAMPLE

@@ -224,8 +224,10 @@ def test_enterprise_token_without_event_scopes_falls_back_to_rollups(
 
 
 def test_account_page_size_shrinks_list_and_search_pages(make_hub: HubFactory) -> None:
+    """And the pages a run holds: ``leadsync check`` reads one small page this way."""
     hub = make_hub(contacts=45, page_size=20)
-    assert len(_ids(list(hub.connector.all_leads(None)))) == 45
+    read = list(hub.connector.all_leads(None))
+    assert len(_ids(read)) == 45 and [len(page.leads) for page in read] == [20, 20, 5]
     assert hub.calls("contacts.list") == 3
     cursor = hub.connector.cursor_at(datetime.now(UTC) - timedelta(seconds=1))
     touched = hub.sandbox.touch(45)
