@@ -1,11 +1,10 @@
 """The HubSpot connector: contacts and their behaviour in, Lead Scores and MQL tasks out.
 
-Reads go in groups of up to 1,000 contacts (ten list pages, or five search pages), and
-each group is one :class:`~leadsync.connectors.base.LeadPage`: a group costs one
-associations v4 batch read per engagement type and batch reads of 100 objects (never a
-call per contact, except the events API, which HubSpot filters by one ``objectId``
-only: Enterprise portals, see ``MAPPING.md``), and the sync layer writes its
-scores and tasks in full batches of 100.
+Reads go in groups of up to 1,000 contacts (ten list pages, or five search pages; fewer
+with the account's ``page_size``), and each group is one
+:class:`~leadsync.connectors.base.LeadPage`, its engagement read in batches
+(:mod:`~leadsync.connectors.hubspot.leads`); the sync layer writes its scores and tasks
+in full batches of 100.
 
 - Backfill (:meth:`HubSpotConnector.all_leads`): the list endpoint, 100 a page; the
   cursor is HubSpot's ``after`` token, so there is no 10,000 cap.
@@ -21,9 +20,8 @@ scores and tasks in full batches of 100.
   read further. New engagement is seen through the contact: logging an email, call,
   meeting or note makes HubSpot update the contact's activity rollups (the properties in
   ``ENGAGEMENT_HINTS``), which moves its ``lastmodifieddate`` (see ``MAPPING.md``).
-- Contact → canonical lead: :mod:`leadsync.connectors.hubspot.contacts`, its engagement
-  read by :mod:`leadsync.connectors.hubspot.leads`; writes, fields and tasks:
-  :mod:`leadsync.connectors.hubspot.writes`.
+- Contact → canonical lead: :mod:`leadsync.connectors.hubspot.contacts`; writes, fields
+  and tasks: :mod:`leadsync.connectors.hubspot.writes`.
 """
 
 from __future__ import annotations
