@@ -1,13 +1,16 @@
 """Fixtures for the pipeline tests: a HubSpot portal and a Salesforce org, each with an
-account and a state database (every test runs on SQLite and PostgreSQL)."""
+account and a state database (every test runs on SQLite and PostgreSQL); and for the
+daemon's tests, a daemon setup on a SQLite state file."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from crm_support import Hub, Org
+from daemon_support import Setup
 from sf_support import account as sf_account
 
 from leadsync.config.accounts import Account
@@ -44,3 +47,16 @@ def org(state_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Org]:
     yield Org(box, acct, store)
     store.close()
     box.stop()
+
+
+@pytest.fixture
+def sqlite_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Setup, StateStore]]:
+    """A daemon setup whose state is a SQLite file, and that file's store."""
+    path = tmp_path / "state.db"
+    setup = Setup(tmp_path, monkeypatch, {"LEADSYNC_STATE_PATH": str(path)})
+    store = StateStore(f"sqlite:///{path}")
+    yield setup, store
+    setup.close()
+    store.close()
