@@ -38,12 +38,14 @@ def read_until(process: subprocess.Popen, pattern: str, deadline_s: float = 30) 
 
 
 def _stop(process: subprocess.Popen) -> None:
+    """Ctrl-C; a sandbox still running 30 s later is killed, and that is a failure."""
     process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=30)
-    finally:
+    except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+        raise AssertionError("leadsync sandbox did not stop within 30 s of Ctrl-C") from None
 
 
 @contextlib.contextmanager
@@ -53,7 +55,7 @@ def sandbox(*args: str) -> Iterator[subprocess.Popen]:
     process = subprocess.Popen(
         [LEADSYNC, "sandbox", *args],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # never read: a full pipe would stall the sandbox
         text=True,
     )
     try:
