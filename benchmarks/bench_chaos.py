@@ -46,8 +46,9 @@ The oracle reads the CRM back through its API and the state database:
 
 ``--worst-stall`` (PostgreSQL) adds a stall aimed at the worst moment: the replica is
 stopped the instant its task create reaches the CRM (after its last lease check) and the
-request is held until the other replica has taken over and finished a run. That one
-duplicates the batch's tasks: a known failure, described in the README.
+request is held until the other replica has taken over and finished a run. A stalled
+create is left to a later run for five minutes (``IN_FLIGHT`` in ``sync/tasks.py``), so
+it must not duplicate the batch's tasks; a note says when no create came to hold.
 
 Faults injected counts every fault the sandboxes applied (5xx, 429, dropped
 connections, lost answers, refused batch items) plus the SIGKILLs, the stall and the

@@ -32,6 +32,9 @@ MODEL = resolve_model("b2b-saas")
 ACCOUNT = "chaos"
 FAST = RetryPolicy(max_attempts=10, base_s=0.01, cap_s=0.05, window_s=0.05, max_total_s=60)
 MARKER = re.compile(r"\[(leadsync:[^\[\]\s]+)\]")
+#: A HubSpot task create, legacy (``/crm/v3/objects/tasks``) or dated
+#: (``/crm/objects/2026-03/tasks``).
+TASKS_PATH = re.compile(r"/objects/(?:\d{4}-\d{2}/)?tasks\b")
 TITLES = ("Chief Executive Officer", "Intern", "VP Sales", "Analyst", "Director of IT")
 
 
@@ -103,7 +106,7 @@ class Hub(Crm):
         serve = self.sandbox.handle
 
         def handle(method: str, target: str, headers: Any, raw: bytes) -> Any:
-            if method == "POST" and "/objects/tasks" in target and b"[leadsync:" in raw:
+            if method == "POST" and TASKS_PATH.search(target) and b"[leadsync:" in raw:
                 self._task_create()
             return serve(method, target, headers, raw)
 

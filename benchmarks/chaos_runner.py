@@ -297,10 +297,10 @@ class Scenario:
         victims: list[str] = []
 
         def gate() -> None:
-            self.crm.gate = None  # only the first create is held
             running = [r for r in self.runs()[:3] if r.status == "running" and r.replica]
-            if not running:
-                return
+            if not running or victims:
+                return  # a create outside a daemon run, or one after the held one
+            self.crm.gate = None  # only the first create of a daemon run is held
             victims.append(running[0].replica or "")
             processes[victims[0]].send_signal(signal.SIGSTOP)
             held.set()
