@@ -63,11 +63,11 @@ def run_demo(
     steps: list[Step] = []
     with (
         tempfile.TemporaryDirectory(prefix="leadsync-demo-") as folder,
-        _sandbox(crm, contacts, seed) as (account, limits, touch),
+        _sandbox(crm, contacts, seed) as (account, limits, touch, about),
     ):
         store = StateStore(f"sqlite:///{Path(folder) / 'state.db'}")
         model = resolve_model(account.model)
-        console.print(f"{crm} sandbox: {contacts} records, model {model.ref}")
+        console.print(f"{crm} sandbox: {about}, model {model.ref}")
         try:
             for mode, label in (("backfill", "Backfill"), ("incremental", "Incremental run")):
                 if mode == "incremental":
@@ -113,9 +113,10 @@ def _write_review(
 @contextlib.contextmanager
 def _sandbox(
     crm: str, records: int, seed: int
-) -> Iterator[tuple[Account, dict[str, int], Callable[[int], list[str]]]]:
+) -> Iterator[tuple[Account, dict[str, int], Callable[[int], list[str]], str]]:
     """An account on a running sandbox (secrets through the environment, as a user's),
-    the CRM's batch limits, and a function that simulates activity on N records."""
+    the CRM's batch limits, a function that simulates activity on N records, and what
+    the sandbox holds, in words."""
     if crm == "hubspot":
         with HubSpotSandbox(contacts=records, seed=seed, profile="professional") as sandbox:
             os.environ[TOKEN_ENV] = sandbox.token
@@ -128,7 +129,7 @@ def _sandbox(
                 tasks=TaskSettings(round_robin=owners),
             )
             try:
-                yield account, BATCH_LIMITS, sandbox.touch
+                yield account, BATCH_LIMITS, sandbox.touch, f"{records} contacts"
             finally:
                 os.environ.pop(TOKEN_ENV, None)
         return
@@ -145,7 +146,12 @@ def _sandbox(
         )
         use_session_factory(lambda _account: sandbox.session())
         try:
-            yield account, SALESFORCE_LIMITS, lambda n: _demo_requests(sandbox, n, seed)
+            converted = sum(1 for lead in sandbox.store.rows("Lead") if lead.get("IsConverted"))
+            about = (
+                f"{records} leads, {converted} of them converted (the sales outcomes the "
+                "review reads; scoring leaves converted leads out)"
+            )
+            yield account, SALESFORCE_LIMITS, lambda n: _demo_requests(sandbox, n, seed), about
         finally:
             use_session_factory(None)
             os.environ.pop(SECRET_ENV, None)
