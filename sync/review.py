@@ -73,8 +73,13 @@ def review_command(
     ] = None,
     accounts_file: AccountsFile = None,
 ) -> None:
-    """The review our method asks for: MQL → SQL rate, close rate and sales cycle by
-    initial score band, who won with a low score, tiers over time."""
+    """A quarterly review of the model: MQL → SQL rate, close rate and sales cycle by
+    initial score band, who won with a low score, tiers over time — a table, JSON or one
+    HTML page.
+
+    It also lists the MQLs sales rejected and the rules whose points disagree with the
+    outcomes; --suggest writes a model file with a suggested MQL threshold and points,
+    to `model diff` and `model backtest` before adopting it."""
     now = datetime.now(UTC)
     try:
         cutoff = now - parse_duration(since) if since else None

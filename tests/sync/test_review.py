@@ -148,3 +148,12 @@ def test_suggestions_are_a_model_file_to_check_never_adopted(reviewed) -> None:
             next(x for x in model.rules if x.id == rule["rule"]).points == rule["suggested_points"]
         )
     assert "suggested MQL threshold" in table
+
+
+def test_the_help_says_what_the_review_produces() -> None:
+    """A user reads the help, not our method's notes: what the review is and gives."""
+    done = subprocess.run([LEADSYNC, "review", "--help"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "our method" not in done.stdout
+    assert "A quarterly review of the model" in done.stdout
