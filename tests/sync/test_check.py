@@ -142,3 +142,9 @@ def test_check_reads_one_small_page_even_on_enterprise(tmp_path: Path) -> None:
         assert calls["contacts.list"] == 1
         assert calls["events.list"] <= SAMPLE
         assert box.counters.total() < 2 * SAMPLE
+
+
+def test_the_readme_says_how_many_leads_check_reads() -> None:
+    """The README tells a new user what ``check`` reads: the sample it really reads."""
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    assert f"one page of up to {SAMPLE} leads" in readme
