@@ -196,10 +196,12 @@ def suggested_model(model_name: str, report: ReviewReport, account: str) -> str:
         lift = changed.get(str(rule.get("id")))
         if lift is None or not isinstance(rule.get("points"), int | float):
             continue
-        notes.append(
-            f"{rule['id']}: {rule['points']} → {lift.suggested} points (its {lift.leads} leads "
-            f"converted at {lift.lift:.2f}× the average)"
+        why = (
+            f"none of its {lift.leads} leads converted"
+            if lift.lift == 0
+            else f"its {lift.leads} leads converted at {lift.lift:.2f}× the average"
         )
+        notes.append(f"{rule['id']}: {rule['points']} → {lift.suggested} points ({why})")
         rule["points"] = lift.suggested
     data["version"] = f"{data.get('version', '1')}-review"
     body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=88)
