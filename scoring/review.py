@@ -183,9 +183,12 @@ def review(
     target_precision: float = 0.5,
     target_volume: float = 0.10,
     period: str = "month",
+    feedback_field: str | None = None,
 ) -> ReviewReport:
     """Every figure of the review, in one pass over ``leads``; tier volumes by ``period``
-    (``month`` or ``week``)."""
+    (``month`` or ``week``). ``feedback_field`` names the CRM's feedback field where the
+    CRM is known to have it: a review without feedback then says that sales have not
+    filled it in yet, not that ``setup --create`` must add it."""
     stamp = "%G-W%V" if period == "week" else "%Y-%m"
     tiers = [(t.name, t.min) for t in model.tiers]
     counts: dict[str, list[int]] = {name: [0, 0] for name, _ in tiers}
@@ -285,7 +288,14 @@ def review(
     for lead in rejected:
         why.update({r.label or r.rule for r in lead.initial.reasons if r.points > 0})
     missing: list[str] = []
-    if not said[0]:
+    if not said[0] and feedback_field:
+        missing.append(
+            f"no sales feedback yet: the field {feedback_field} exists, but no rep has set "
+            "it on an MQL (nor closed or deleted an MQL task) — ask sales to set Lead Score "
+            "Feedback (accepted, or rejected: not a buyer, bad timing, bad data) on the MQLs "
+            "they work"
+        )
+    elif not said[0]:
         missing.append(
             "no sales feedback: reps set Lead Score Feedback (lead_score_feedback, "
             "Lead_Score_Feedback__c) on MQLs — `leadsync setup --create` adds the field"

@@ -93,7 +93,8 @@ def review_command(
         )
         tasks = task_states(ctx.connector, ctx.store, account, now)
         reviewed = reviewed_leads(leads, ctx.model, ctx.store.history, account, cutoff, now, tasks)
-        report = review(reviewed, ctx.model, period=period.value)
+        field = ctx.connector.feedback_field() if isinstance(ctx.connector, KnowsFeedback) else None
+        report = review(reviewed, ctx.model, period=period.value, feedback_field=field)
         page = reviewreport.review_html(report, account)
         ctx.store.save_review(account, page)  # what `leadsync daemon --http` serves
         if suggest is not None:
@@ -119,6 +120,13 @@ class ReadsTasks(Protocol):
     """A connector that can say where the MQL tasks it created stand."""
 
     def task_states(self, task_ids: Sequence[str]) -> dict[str, TaskState]: ...
+
+
+@runtime_checkable
+class KnowsFeedback(Protocol):
+    """A connector that can say whether the CRM has the field sales' feedback goes in."""
+
+    def feedback_field(self) -> str | None: ...
 
 
 def task_states(

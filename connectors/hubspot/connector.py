@@ -329,6 +329,12 @@ class HubSpotConnector:
     def score_field_problems(self, tiers: Sequence[str]) -> list[str]:
         return self.score_properties.score_field_problems(tiers)
 
+    def feedback_field(self) -> str | None:
+        """The contact property sales sets feedback in, where the portal has it (any run
+        or ``setup --create`` creates it): the review tells it apart from a missing one."""
+        name = self.account.fields.feedback
+        return name if self.score_properties.exists(name) else None
+
     def write_scores(self, writes: Sequence[ScoreWrite]) -> BatchResult:
         """Batch updates of 100; ``done`` maps ids to the epoch-ms stamp the write left."""
         return self.writer.write_scores(writes)

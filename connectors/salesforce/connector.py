@@ -234,6 +234,15 @@ class SalesforceConnector:
     def outcomes(self, lead_ids: Sequence[str]) -> dict[str, Outcome]:
         """What became of these Leads and Contacts (see ``outcomes.py``), with sales'
         feedback where the org has the field (one describe per object, once)."""
+        return read_outcomes(self.api, lead_ids, self._feedback_fields())
+
+    def feedback_field(self) -> str | None:
+        """The field sales sets feedback in, where the org has it (``setup --create``
+        adds it): the review tells a missing field from one nobody filled in yet."""
+        return ", ".join(dict.fromkeys(self._feedback_fields().values())) or None
+
+    def _feedback_fields(self) -> dict[str, str]:
+        """Object → its feedback field, for the objects that have one (describe, once)."""
         if self._feedback is None:
             self._feedback = {}
             for sobject, om in self.maps.items():
@@ -242,7 +251,7 @@ class SalesforceConnector:
                 }
                 if om.fields.feedback.lower() in names:
                     self._feedback[sobject] = om.fields.feedback
-        return read_outcomes(self.api, lead_ids, self._feedback)
+        return self._feedback
 
     def task_states(self, task_ids: Sequence[str]) -> dict[str, TaskState]:
         """Where these Tasks stand (one query per 2,000, deleted ones included)."""
