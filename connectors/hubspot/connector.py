@@ -191,6 +191,12 @@ class HubSpotConnector:
             if after is None:
                 return
 
+    def sample_leads(self, limit: int) -> list[CrmLead]:
+        """The first list page's contacts: HubSpot returns no value for a property it does
+        not have, so the score properties need not exist yet."""
+        page = next(iter(self.all_leads(None)), None)
+        return list(page.leads)[:limit] if page is not None else []
+
     def changed_leads(
         self, cursor: str | None, own_writes: OwnWrites, also: Sequence[str] = ()
     ) -> Iterator[LeadPage]:

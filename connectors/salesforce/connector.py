@@ -21,6 +21,7 @@ Tests and the demo pass a ``requests.Session`` trusting the sandbox's CA (or
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -177,6 +178,16 @@ class SalesforceConnector:
                 nxt = {"all": {"object": sobject, "after": after}}
                 yield LeadPage(self._leads(om, rows), dump_cursor(nxt))
         yield from ()
+
+    def sample_leads(self, limit: int) -> list[CrmLead]:
+        """The first records of the first object that has any, queried without the score
+        fields: a SOQL query naming a field the org lacks fails whole (INVALID_FIELD)."""
+        for om in self.maps.values():
+            plain = dataclasses.replace(om, with_scores=False)
+            rows = list(self.api.query_rows(f"{plain.query('', 'Id')} LIMIT {int(limit)}"))
+            if rows:
+                return self._leads(om, rows)
+        return []
 
     def _bulk_pages(self, om: ObjectMap, job: str, locator: str) -> Iterator[LeadPage]:
         """A Bulk backfill: spool the activities, then page through the leads job."""
