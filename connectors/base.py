@@ -214,6 +214,13 @@ class Connector(Protocol):
         """Every lead, for a backfill; ``cursor`` resumes an interrupted one."""
         ...
 
+    def sample_leads(self, limit: int) -> list[CrmLead]:
+        """At most ``limit`` leads with their activity, from the first page a backfill
+        would read, but without leadsync's own score fields: ``leadsync check`` reads them
+        to try the read scopes, which must work before ``setup --create`` made the fields
+        (their absence is the fields check's to report)."""
+        ...
+
     def get_lead(self, lead_id: str) -> CrmLead | None:
         """One lead with its engagement (for ``leadsync explain``); None if it does not exist."""
         ...

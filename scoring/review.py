@@ -8,7 +8,9 @@ score band (does the MQL threshold separate buyers?); the sales-cycle length by 
 the customers who won with a low score and what they did; the MQLs sales rejected
 (its feedback on the record) and what they have in common; and the volume of each tier
 over time. Every figure carries the number of leads it rests on, and a band with fewer
-than ``min_leads`` shows no rate.
+than ``min_leads`` shows no rate. Rules whose points disagree with the outcomes get
+points scaled by their lift (:attr:`RuleLift.suggested`): 0 for a rule whose leads, at
+least ``min_leads`` of them, never converted.
 """
 
 from __future__ import annotations
@@ -102,11 +104,20 @@ class RuleLift:
 
     @property
     def suggested(self) -> int:
-        """Its points scaled by the lift (shrunk where they disagree): a proposal to try."""
-        if self.lift is None or not self.lift:
+        """Its points scaled by the lift (shrunk where they disagree): a proposal to try.
+
+        Points for leads that never convert (lift 0, on at least ``min_leads`` leads)
+        become 0: the outcomes say they buy nothing. Points against such leads agree with
+        the outcomes and stay (scaling them by 1 / 0 would mean nothing); with too few
+        leads to say (lift None) the points stay too.
+        """
+        if self.lift is None:
             return round(self.points)
-        factor = self.lift if self.points > 0 else 1 / self.lift
-        return round(float(self.points) * factor)
+        if self.points > 0:
+            return round(float(self.points) * self.lift)
+        if self.lift == 0:
+            return round(self.points)
+        return round(float(self.points) / self.lift)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +183,12 @@ def review(
     target_precision: float = 0.5,
     target_volume: float = 0.10,
     period: str = "month",
+    feedback_field: str | None = None,
 ) -> ReviewReport:
     """Every figure of the review, in one pass over ``leads``; tier volumes by ``period``
-    (``month`` or ``week``)."""
+    (``month`` or ``week``). ``feedback_field`` names the CRM's feedback field where the
+    CRM is known to have it: a review without feedback then says that sales have not
+    filled it in yet, not that ``setup --create`` must add it."""
     stamp = "%G-W%V" if period == "week" else "%Y-%m"
     tiers = [(t.name, t.min) for t in model.tiers]
     counts: dict[str, list[int]] = {name: [0, 0] for name, _ in tiers}
@@ -274,7 +288,14 @@ def review(
     for lead in rejected:
         why.update({r.label or r.rule for r in lead.initial.reasons if r.points > 0})
     missing: list[str] = []
-    if not said[0]:
+    if not said[0] and feedback_field:
+        missing.append(
+            f"no sales feedback yet: the field {feedback_field} exists, but no rep has set "
+            "it on an MQL (nor closed or deleted an MQL task) — ask sales to set Lead Score "
+            "Feedback (accepted, or rejected: not a buyer, bad timing, bad data) on the MQLs "
+            "they work"
+        )
+    elif not said[0]:
         missing.append(
             "no sales feedback: reps set Lead Score Feedback (lead_score_feedback, "
             "Lead_Score_Feedback__c) on MQLs — `leadsync setup --create` adds the field"

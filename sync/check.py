@@ -133,8 +133,7 @@ def check(account: AccountOption, accounts_file: AccountsFile = None) -> None:
 
 def _with_connector(steps: Steps, acct: Account, connector: Connector, tiers: list[str]) -> None:
     def read() -> str:
-        page = next(iter(connector.all_leads(None)), None)
-        leads = list(page.leads)[:SAMPLE] if page is not None else []
+        leads = connector.sample_leads(SAMPLE)
         events = sum(len(lead.lead.events) for lead in leads)
         return f"accepted; read {len(leads)} leads and their {events} activities"
 

@@ -28,6 +28,7 @@ from leadsync.errors import ConfigError
 from leadsync.scoring.engine import format_points
 from leadsync.scoring.model import ScoringModel
 from leadsync.sync import logs, mql, terminal
+from leadsync.sync.output import mql_note
 
 if TYPE_CHECKING:  # the state store and the pipeline load SQLAlchemy: imported when used
     from leadsync.sync.hold import Hold
@@ -311,7 +312,7 @@ def _summary(report: RunReport, as_json: bool) -> None:
         f"{c['unchanged']} unchanged · {c['tasks']} tasks · {c['api_calls']} API calls"
     )
     if tiers:
-        out.print(f"tiers: {tiers} · MQL {c['mql']}")
+        out.print(f"tiers: {tiers}{mql_note(report.tiers, c['mql'])}")
     if c["write_failures"] or c["task_failures"]:
         out.print(
             f"[yellow]{c['write_failures']} writes and {c['task_failures']} tasks failed; "

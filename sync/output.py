@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import heapq
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TextIO
 
@@ -109,5 +109,19 @@ def write_table(
     summary = " · ".join(
         f"[{styles[t.name]}]{t.name}[/] {tiers.get(t.name, 0)}" for t in reversed(model.tiers)
     )
-    console.print(f"{count} leads scored: {summary} · MQL {mqls}")
+    counts = {t.name: tiers.get(t.name, 0) for t in model.tiers}
+    console.print(f"{count} leads scored: {summary}{mql_note(counts, mqls)}")
     return count
+
+
+def mql_note(tiers: Mapping[str, int], mqls: int) -> str:
+    """The MQL count to end a tier summary with, said once: nothing when a tier named
+    ``mql`` already counts exactly the MQLs, a label naming the threshold when a tier
+    named ``mql`` counts something else (two different "mql" figures side by side would
+    read as a contradiction), else `` · MQL n``."""
+    named = [count for name, count in tiers.items() if name.lower() == "mql"]
+    if not named:
+        return f" · MQL {mqls}"
+    if named == [mqls]:
+        return ""
+    return f" · {mqls} at or above the MQL threshold"

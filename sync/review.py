@@ -73,8 +73,13 @@ def review_command(
     ] = None,
     accounts_file: AccountsFile = None,
 ) -> None:
-    """The review our method asks for: MQL → SQL rate, close rate and sales cycle by
-    initial score band, who won with a low score, tiers over time."""
+    """A quarterly review of the model: MQL → SQL rate, close rate and sales cycle by
+    initial score band, who won with a low score, tiers over time — a table, JSON or one
+    HTML page.
+
+    It also lists the MQLs sales rejected and the rules whose points disagree with the
+    outcomes; --suggest writes a model file with a suggested MQL threshold and points,
+    to `model diff` and `model backtest` before adopting it."""
     now = datetime.now(UTC)
     try:
         cutoff = now - parse_duration(since) if since else None
@@ -88,7 +93,8 @@ def review_command(
         )
         tasks = task_states(ctx.connector, ctx.store, account, now)
         reviewed = reviewed_leads(leads, ctx.model, ctx.store.history, account, cutoff, now, tasks)
-        report = review(reviewed, ctx.model, period=period.value)
+        field = ctx.connector.feedback_field() if isinstance(ctx.connector, KnowsFeedback) else None
+        report = review(reviewed, ctx.model, period=period.value, feedback_field=field)
         page = reviewreport.review_html(report, account)
         ctx.store.save_review(account, page)  # what `leadsync daemon --http` serves
         if suggest is not None:
@@ -114,6 +120,13 @@ class ReadsTasks(Protocol):
     """A connector that can say where the MQL tasks it created stand."""
 
     def task_states(self, task_ids: Sequence[str]) -> dict[str, TaskState]: ...
+
+
+@runtime_checkable
+class KnowsFeedback(Protocol):
+    """A connector that can say whether the CRM has the field sales' feedback goes in."""
+
+    def feedback_field(self) -> str | None: ...
 
 
 def task_states(
@@ -191,10 +204,12 @@ def suggested_model(model_name: str, report: ReviewReport, account: str) -> str:
         lift = changed.get(str(rule.get("id")))
         if lift is None or not isinstance(rule.get("points"), int | float):
             continue
-        notes.append(
-            f"{rule['id']}: {rule['points']} → {lift.suggested} points (its {lift.leads} leads "
-            f"converted at {lift.lift:.2f}× the average)"
+        why = (
+            f"none of its {lift.leads} leads converted"
+            if lift.lift == 0
+            else f"its {lift.leads} leads converted at {lift.lift:.2f}× the average"
         )
+        notes.append(f"{rule['id']}: {rule['points']} → {lift.suggested} points ({why})")
         rule["points"] = lift.suggested
     data["version"] = f"{data.get('version', '1')}-review"
     body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=88)

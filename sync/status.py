@@ -2,16 +2,30 @@
 
 For each account of the accounts file, and each account the state still holds but the
 file no longer lists: its last run, its next run and backoff (written by the daemon),
-its last error, the replica holding its lease, its incremental cursor and its API
+its last error, the replica holding its lease, where its sync stands and its API
 budget. It only reads :class:`~leadsync.sync.state.StateStore` (SQLite or PostgreSQL,
 ``LEADSYNC_DATABASE_URL``), never calls a CRM and never resolves a credential, so it
 prints no secret.
+
+Where the sync stands is ``sync_position``, from what the state records about the
+cursors — when each last moved — never the cursors themselves: a cursor is its
+connector's opaque text (Salesforce's lists every id written inside its overlap, 18 KB
+on a busy org), meaningless to a reader and too long for a table::
+
+    "sync_position": {
+        "incremental_saved_at": "2026-03-02T10:15:03+00:00",  # or null: no incremental yet
+        "backfill": "done",              # "never", "in progress" (resumes) or "done"
+        "backfill_saved_at": "2026-03-02T10:01:44+00:00"   # its last page, or its end
+    }
+
+An incremental cursor is saved after each page a run processed, so changes up to about
+``incremental_saved_at`` are scored; a ``backfill`` ``in progress`` was stopped or is
+running, and the next ``leadsync backfill`` resumes it.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,8 +47,6 @@ from leadsync.sync.runhistory import AccountStatus, Run
 from leadsync.sync.state import StateStore
 
 __all__ = ["collect", "status"]
-
-CURSOR_WIDTH = 24
 
 
 def status(accounts_file: AccountsFile = None, as_json: AsJson = False) -> None:
@@ -85,8 +97,6 @@ def _record(
     history = store.runs(account_id, 1)
     last = history[0] if history else None
     state = state or AccountStatus(account_id)
-    cursor = store.cursor(account_id, "incremental")
-    resume = store.cursor(account_id, "backfill")
     return {
         "account": account_id,
         "crm": account.crm if account else None,
@@ -110,9 +120,24 @@ def _record(
             if lease is not None and lease.expires_at > at
             else None
         ),
-        "cursor": cursor,
-        "backfill_resumes_at": resume,
+        "sync_position": _position(store, account_id),
         "api": _budget(state, last),
+    }
+
+
+def _position(store: StateStore, account_id: str) -> dict[str, Any]:
+    """Where the account's sync stands, from when its cursors last moved (see the module
+    docstring): a backfill row whose value is null is a finished backfill."""
+    query = select(cursors.c.kind, cursors.c.value.is_(None), cursors.c.updated_at).where(
+        cursors.c.account_id == account_id, cursors.c.kind.in_(("incremental", "backfill"))
+    )
+    with store.engine.connect() as conn:
+        saved = {kind: (empty, at) for kind, empty, at in conn.execute(query)}
+    inc, backfill = saved.get("incremental"), saved.get("backfill")
+    return {
+        "incremental_saved_at": _iso(inc[1]) if inc is not None and not inc[0] else None,
+        "backfill": "never" if backfill is None else "done" if backfill[0] else "in progress",
+        "backfill_saved_at": _iso(backfill[1]) if backfill is not None else None,
     }
 
 
@@ -174,14 +199,6 @@ def _schedule(schedule: Schedule | None) -> str | None:
     return text
 
 
-def _short(value: str | None, width: int = CURSOR_WIDTH) -> str | None:
-    """A cursor cut to ``width`` characters (its start and its end), for a terminal."""
-    if value is None or len(value) <= width:
-        return value
-    head = (width - 1) * 2 // 3
-    return f"{value[:head]}…{value[-(width - 1 - head) :]}"
-
-
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
 
@@ -204,7 +221,8 @@ def _table(rows: list[dict[str, Any]], console: Console) -> None:
         caption="times in UTC · --json prints every field",
         caption_justify="left",
     )
-    for column in ("account", "last run", "next run", "errors", "lease", "cursor", "API left"):
+    columns = ("account", "last run", "next run", "errors", "lease", "sync position", "API left")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
         name = f"[bold]{escape(row['account'])}[/]"
@@ -218,7 +236,7 @@ def _table(rows: list[dict[str, Any]], console: Console) -> None:
             _next_run_cell(row, at),
             _errors_cell(row, at),
             _lease_cell(row["lease"], at),
-            _cursor_cell(row),
+            _position_cell(row["sync_position"], at),
             _budget_cell(row["api"]),
         )
     console.print(table)
@@ -268,11 +286,16 @@ def _lease_cell(lease: dict[str, Any] | None, at: datetime) -> str:
     return f"{escape(lease['holder'])}\n[dim]until {_when(lease['expires_at'], at)}[/]"
 
 
-def _cursor_cell(row: dict[str, Any]) -> str:
-    cut = _short if sys.stdout.isatty() else (lambda value: value)  # piped: whole values
-    lines = [escape(cut(row["cursor"])) if row["cursor"] else "[dim]none yet[/]"]
-    if row["backfill_resumes_at"]:
-        lines.append(f"[yellow]backfill resumes at {escape(cut(row['backfill_resumes_at']))}[/]")
+def _position_cell(position: dict[str, Any], at: datetime) -> str:
+    saved = position["incremental_saved_at"]
+    lines = [f"incremental saved {_when(saved, at)}" if saved else "[dim]no incremental yet[/]"]
+    backfill, moved = position["backfill"], position["backfill_saved_at"]
+    if backfill == "in progress":
+        lines.append(f"[yellow]backfill in progress[/] [dim](last page {_when(moved, at)})[/]")
+    elif backfill == "done":
+        lines.append(f"backfill done [dim]{_when(moved, at)}[/]")
+    else:
+        lines.append("[dim]no backfill yet[/]")
     return "\n".join(lines)
 
 

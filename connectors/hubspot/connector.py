@@ -191,6 +191,12 @@ class HubSpotConnector:
             if after is None:
                 return
 
+    def sample_leads(self, limit: int) -> list[CrmLead]:
+        """The first list page's contacts: HubSpot returns no value for a property it does
+        not have, so the score properties need not exist yet."""
+        page = next(iter(self.all_leads(None)), None)
+        return list(page.leads)[:limit] if page is not None else []
+
     def changed_leads(
         self, cursor: str | None, own_writes: OwnWrites, also: Sequence[str] = ()
     ) -> Iterator[LeadPage]:
@@ -328,6 +334,12 @@ class HubSpotConnector:
 
     def score_field_problems(self, tiers: Sequence[str]) -> list[str]:
         return self.score_properties.score_field_problems(tiers)
+
+    def feedback_field(self) -> str | None:
+        """The contact property sales sets feedback in, where the portal has it (any run
+        or ``setup --create`` creates it): the review tells it apart from a missing one."""
+        name = self.account.fields.feedback
+        return name if self.score_properties.exists(name) else None
 
     def write_scores(self, writes: Sequence[ScoreWrite]) -> BatchResult:
         """Batch updates of 100; ``done`` maps ids to the epoch-ms stamp the write left."""

@@ -137,6 +137,10 @@ class ScoreProperties:
         ]  # fmt: skip
         return options, wanted
 
+    def exists(self, name: str) -> bool:
+        """Whether the portal has the contact property ``name`` (one GET)."""
+        return self._property(name).status != 404
+
     def _property(self, name: str) -> Response:
         return self.http.request(
             "properties.get", "GET", self.paths.properties("contacts", name),

@@ -21,6 +21,7 @@ Tests and the demo pass a ``requests.Session`` trusting the sandbox's CA (or
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -178,6 +179,16 @@ class SalesforceConnector:
                 yield LeadPage(self._leads(om, rows), dump_cursor(nxt))
         yield from ()
 
+    def sample_leads(self, limit: int) -> list[CrmLead]:
+        """The first records of the first object that has any, queried without the score
+        fields: a SOQL query naming a field the org lacks fails whole (INVALID_FIELD)."""
+        for om in self.maps.values():
+            plain = dataclasses.replace(om, with_scores=False)
+            rows = list(self.api.query_rows(f"{plain.query('', 'Id')} LIMIT {int(limit)}"))
+            if rows:
+                return self._leads(om, rows)
+        return []
+
     def _bulk_pages(self, om: ObjectMap, job: str, locator: str) -> Iterator[LeadPage]:
         """A Bulk backfill: spool the activities, then page through the leads job."""
         spool = EventSpool()
@@ -234,6 +245,15 @@ class SalesforceConnector:
     def outcomes(self, lead_ids: Sequence[str]) -> dict[str, Outcome]:
         """What became of these Leads and Contacts (see ``outcomes.py``), with sales'
         feedback where the org has the field (one describe per object, once)."""
+        return read_outcomes(self.api, lead_ids, self._feedback_fields())
+
+    def feedback_field(self) -> str | None:
+        """The field sales sets feedback in, where the org has it (``setup --create``
+        adds it): the review tells a missing field from one nobody filled in yet."""
+        return ", ".join(dict.fromkeys(self._feedback_fields().values())) or None
+
+    def _feedback_fields(self) -> dict[str, str]:
+        """Object → its feedback field, for the objects that have one (describe, once)."""
         if self._feedback is None:
             self._feedback = {}
             for sobject, om in self.maps.items():
@@ -242,7 +262,7 @@ class SalesforceConnector:
                 }
                 if om.fields.feedback.lower() in names:
                     self._feedback[sobject] = om.fields.feedback
-        return read_outcomes(self.api, lead_ids, self._feedback)
+        return self._feedback
 
     def task_states(self, task_ids: Sequence[str]) -> dict[str, TaskState]:
         """Where these Tasks stand (one query per 2,000, deleted ones included)."""

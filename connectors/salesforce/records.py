@@ -131,12 +131,15 @@ class ObjectMap:
     sobject: str
     properties: dict[str, str]
     fields: ScoreFields
+    with_scores: bool = True
+    """False: leadsync's score fields are not read (``sample_leads``, before they exist)."""
 
     @property
     def select(self) -> list[str]:
         """Every field a lead read needs (a de-duplicated order is kept by ``soql.select``)."""
         base = ["Id", "Name", "OwnerId", "Owner.IsActive", "SystemModstamp", "LastModifiedById"]
         scores = [self.fields.score, self.fields.tier, self.fields.reasons]
+        scores = scores if self.with_scores else []
         return [*base, *self.properties.values(), *scores]
 
     @property

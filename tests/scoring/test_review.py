@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from leadsync.config.templates import resolve_model
 from leadsync.scoring.engine import score
 from leadsync.scoring.lead import Event, Lead, Outcome
-from leadsync.scoring.review import Reviewed, rate, review
+from leadsync.scoring.review import Reviewed, RuleLift, rate, review
 
 MODEL = resolve_model("b2b-saas")
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -92,3 +93,31 @@ def test_a_deleted_mql_task_is_a_rejection_and_a_done_one_an_acceptance() -> Non
     report = review(leads, MODEL)
     assert report.feedback == rate(1, 2, min_leads=30)
     assert dict(report.tasks_by_tier) == {"mql": {"deleted": 1, "done": 1, "overdue": 1}}
+
+
+def test_a_rule_whose_leads_never_convert_is_suggested_no_points() -> None:
+    """Lift 0 on enough leads: the outcomes say its points buy nothing, so the suggestion
+    is 0 — not its points unchanged — and ``--suggest`` writes that into the model file."""
+    from leadsync.sync.review import suggested_model
+
+    leads = [reviewed(i, demo=True, won=False) for i in range(40)]  # never convert
+    leads += [reviewed(100 + i, demo=False, won=i < 35) for i in range(40)]
+    report = review(leads, MODEL)
+    demo = next(r for r in report.rules if r.rule == "demo-request")
+    assert demo.lift == 0 and demo.disagrees and demo.suggested == 0
+    assert report.rules[0] is demo  # the biggest change is listed first
+    text = suggested_model("b2b-saas", report, "acme")
+    assert "demo-request: 50 → 0 points (none of its 40 leads converted)" in " ".join(
+        line.lstrip("# ") for line in text.splitlines() if line.startswith("#")
+    )
+    from leadsync.scoring.loader import parse_model
+
+    suggested = parse_model(text, source="suggested")
+    assert next(r for r in suggested.rules if r.id == "demo-request").points == 0
+
+    # Too few leads to say (lift None): unchanged. Negative points whose leads never
+    # convert agree with the outcomes: unchanged too.
+    few = review(leads[:20] + leads[40:], MODEL)
+    assert next(r for r in few.rules if r.rule == "demo-request").suggested == 50
+    against = RuleLift("spam", "spam", Decimal(-10), 40, rate(0, 40), 0.0)
+    assert not against.disagrees and against.suggested == -10

@@ -142,3 +142,30 @@ def test_check_reads_one_small_page_even_on_enterprise(tmp_path: Path) -> None:
         assert calls["contacts.list"] == 1
         assert calls["events.list"] <= SAMPLE
         assert box.counters.total() < 2 * SAMPLE
+
+
+def test_the_readme_says_how_many_leads_check_reads() -> None:
+    """The README tells a new user what ``check`` reads: the sample it really reads."""
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    assert f"one page of up to {SAMPLE} leads" in readme
+
+
+def test_check_a_salesforce_org_without_the_score_fields(tmp_path: Path) -> None:
+    """Reading works without leadsync's fields; their absence is the fields step's to
+    report, with the ``setup --create`` hint — not a SOQL error in the read step."""
+    with SalesforceSandbox(leads=10, seed=2, score_fields=False) as box:
+        (tmp_path / "accounts.yaml").write_text(
+            "accounts:\n"
+            f"  - {{id: globex, crm: salesforce, salesforce: {{ca_file: '{box.ca_path}'}}, "
+            f"credentials: {{consumer_key: {box.client_id}, consumer_secret: SF_SECRET, "
+            f"instance_url: '{box.instance_url}'}}}}\n"
+        )
+        done = leadsync(tmp_path, "check", "--account", "globex", "--accounts",
+                        str(tmp_path / "accounts.yaml"), SF_SECRET=box.client_secret)  # fmt: skip
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "ok    credentials and read access: accepted; read 10 leads" in done.stdout
+        assert "FAIL  fields: Salesforce: Lead has no field Lead_Score__c" in done.stdout
+        assert "`leadsync setup --account globex --create` creates what is missing" in done.stdout
+        assert "ok    owners:" in done.stdout and "ok    API budget:" in done.stdout
+        assert "INVALID_FIELD" not in done.stdout and "SELECT" not in done.stdout
+        assert writes(box.counters.snapshot()) == []

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from builders import event
 
+from leadsync.sync.output import mql_note
+
 LEADSYNC = [str(Path(sys.executable).with_name("leadsync"))]
 AS_OF = "2026-11-23T12:00:00Z"
 
@@ -74,7 +76,16 @@ def test_table_sorts_by_score_and_counts_tiers(tmp_path):
     done = run("score", "-m", "b2b-saas", "-l", str(leads), "--as-of", AS_OF, "--top", "1")
     assert done.returncode == 0, done.stderr
     assert "jane" in done.stdout and "bob" not in done.stdout
-    assert "2 leads scored: mql 0 · warm 1 · cold 1 · MQL 0" in done.stdout
+    # The tier named mql is the MQL count: it is said once, not again as "· MQL 0".
+    assert "2 leads scored: mql 0 · warm 1 · cold 1\n" in done.stdout
+
+
+def test_the_mql_count_is_said_once_and_unambiguously():
+    assert mql_note({"cold": 3, "mql": 2}, 2) == ""  # the mql tier says it
+    assert mql_note({"cold": 3, "MQL": 2}, 2) == ""
+    assert mql_note({"cold": 3, "hot": 2}, 2) == " · MQL 2"  # no tier says it
+    # a tier named mql that does not start at the threshold: both, each labelled
+    assert mql_note({"cold": 3, "mql": 1}, 2) == " · 2 at or above the MQL threshold"
 
 
 def test_default_is_the_shipped_example_leads():

@@ -69,6 +69,8 @@ def test_backfill_explain_runs_and_forget(sandbox, tmp_path):
     cli = Cli(sandbox, tmp_path)
     done = cli("backfill", "--account", "acme")
     assert "acme backfill: ok · 150 leads scored · wrote 150" in done.stdout
+    tiers = next(line for line in done.stdout.splitlines() if line.startswith("tiers: "))
+    assert "mql " in tiers and "MQL" not in tiers  # the mql tier's count, not twice
     explained = cli("explain", "--account", "acme", "--contact", "7", "--json")
     result = json.loads(explained.stdout)
     crm = sandbox.store.contact_json(6, ["lead_score"], None)["properties"]["lead_score"]  # id 7

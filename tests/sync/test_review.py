@@ -14,6 +14,7 @@ from matplotlib.image import imread
 from polling import LEADSYNC
 
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
+from leadsync.connectors.sandbox.salesforce.server import SalesforceSandbox
 from leadsync.sync.reviewreport import _COLOURS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -148,3 +149,55 @@ def test_suggestions_are_a_model_file_to_check_never_adopted(reviewed) -> None:
             next(x for x in model.rules if x.id == rule["rule"]).points == rule["suggested_points"]
         )
     assert "suggested MQL threshold" in table
+
+
+def test_the_help_says_what_the_review_produces() -> None:
+    """A user reads the help, not our method's notes: what the review is and gives."""
+    done = subprocess.run([LEADSYNC, "review", "--help"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "our method" not in done.stdout
+    assert "A quarterly review of the model" in done.stdout
+
+
+def _review_missing(folder: Path, accounts: str, env: dict[str, str]) -> list[str]:
+    """``leadsync review --format json``'s missing lines, run as a user runs it."""
+    (folder / "accounts.yaml").write_text(accounts)
+    env = {**os.environ, **env, "LEADSYNC_STATE_PATH": str(folder / "state.db"),
+           "LEADSYNC_ACCOUNTS_FILE": str(folder / "accounts.yaml")}  # fmt: skip
+    done = subprocess.run([LEADSYNC, "review", "--account", "acme", "--format", "json"],
+                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["missing"]
+
+
+def test_no_feedback_says_whether_the_field_is_missing_or_just_empty(tmp_path: Path) -> None:
+    """Before ``setup --create`` the field is missing (the hint: create it); after it the
+    field is there and only sales' feedback is missing (the hint: ask them to set it)."""
+    with HubSpotSandbox(contacts=60, seed=3) as box:
+        accounts = (
+            "accounts:\n"
+            f"  - {{id: acme, crm: hubspot, credentials: {{token: TOK}}, host: '{box.url}'}}\n"
+        )
+        (before,) = [m for m in _review_missing(tmp_path, accounts, {"TOK": box.token})
+                     if "feedback" in m]  # fmt: skip
+        assert "`leadsync setup --create` adds the field" in before
+        env = {**os.environ, "TOK": box.token, "LEADSYNC_STATE_PATH": str(tmp_path / "state.db")}
+        subprocess.run([LEADSYNC, "setup", "--account", "acme", "--create", "--accounts",
+                        str(tmp_path / "accounts.yaml")], env=env, check=True,
+                       capture_output=True, timeout=120)  # fmt: skip
+        (after,) = [m for m in _review_missing(tmp_path, accounts, {"TOK": box.token})
+                    if "feedback" in m]  # fmt: skip
+    assert "setup --create" not in after
+    assert after.startswith("no sales feedback yet: the field lead_score_feedback exists")
+
+    with SalesforceSandbox(leads=40, seed=2, outcomes=True, opportunities=True) as sf:
+        accounts = (
+            "accounts:\n"
+            f"  - {{id: acme, crm: salesforce, salesforce: {{ca_file: '{sf.ca_path}'}}, "
+            f"credentials: {{consumer_key: {sf.client_id}, consumer_secret: SF_SECRET, "
+            f"instance_url: '{sf.instance_url}'}}}}\n"
+        )
+        missing = _review_missing(tmp_path, accounts, {"SF_SECRET": sf.client_secret})
+    (said,) = [m for m in missing if "feedback" in m]
+    assert said.startswith("no sales feedback yet: the field Lead_Score_Feedback__c exists")

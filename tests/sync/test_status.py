@@ -87,7 +87,16 @@ def test_status_after_a_backfill_and_a_daemon_that_backed_off(sandbox, tmp_path)
     Leases(store.engine, "replica-a:1", timedelta(seconds=-1)).acquire("acme")  # expired
     gone = store.start_run("globex", "incremental", replica="replica-a:1")
     store.finish_run(gone, "ok", {"leads": 3, "writes": 1}, None)
+    # A Salesforce-sized cursor (every lead id written, with its stamp: 18 KB) and a
+    # backfill that stopped half-way: status must say where they stand, not print them.
+    seen = {f"00Q5g{n:013d}": "2026-03-02T10:00:00.000+0000" for n in range(400)}
+    big = json.dumps({"inc": {"Lead": {"ts": "2026-03-02T10:00:00.000+0000", "seen": seen}}})
+    with store.transaction() as conn:
+        store.set_cursor(conn, "initech", "incremental", big)
+        store.set_cursor(conn, "globex", "backfill", json.dumps({"all": {"after": "00Q5g"}}))
+    raw = {a: store.cursor(a, "incremental") for a in ("acme", "initech")}
     store.close()
+    assert len(big) > 18_000
 
     rows = cli.status()
     assert list(rows) == ["acme", "initech", "globex"]  # file order, then the rest
@@ -106,12 +115,14 @@ def test_status_after_a_backfill_and_a_daemon_that_backed_off(sandbox, tmp_path)
     assert acme["last_error"] == "HubSpot: the daily API limit is spent"
     assert acme["api"] == {"remaining": 1234, "limit": 250_000, "source": "daemon"}
     assert acme["lease"] is None  # expired: nobody holds it
-    cursor = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-    assert acme["cursor"] == cursor.cursor("acme", "incremental")  # whole, never cut with "…"
-    cursor.close()
+    # The cursor is the connector's own opaque text: status says where the sync stands.
+    assert "cursor" not in acme and "backfill_resumes_at" not in acme
+    position = acme["sync_position"]
+    assert position["backfill"] == "done"
+    assert run["started_at"] <= position["backfill_saved_at"] <= run["ended_at"]
+    assert run["started_at"] <= position["incremental_saved_at"] <= run["ended_at"]
     # The backfill (a command, not the daemon) succeeded after the daemon's last success.
     assert acme["last_success_at"] == run["ended_at"]
-    assert acme["backfill_resumes_at"] is None  # the backfill finished
 
     initech = rows["initech"]
     assert initech["lease"]["holder"] == "replica-b:4242"
@@ -122,14 +133,29 @@ def test_status_after_a_backfill_and_a_daemon_that_backed_off(sandbox, tmp_path)
     assert 0 < initech["api"]["remaining"] < 50_000
     assert initech["api"]["source"] == f"run {initech['last_run']['id']}"
 
+    assert initech["sync_position"]["incremental_saved_at"] >= initech["last_run"]["ended_at"]
+
     globex = rows["globex"]
+    assert globex["sync_position"] == {
+        "incremental_saved_at": None,
+        "backfill": "in progress",
+        "backfill_saved_at": globex["sync_position"]["backfill_saved_at"],
+    }
+    assert globex["sync_position"]["backfill_saved_at"] is not None
     assert globex["in_accounts_file"] is False and globex["crm"] is None
     assert globex["last_run"]["replica"] == "replica-a:1"
     assert globex["last_run"]["leads"] == 3
     assert globex["last_success_at"] == globex["last_run"]["ended_at"]
 
     table = cli("status")  # piped, not a terminal: whole values, not cut at 80 columns
-    assert acme["cursor"] in table.stdout
+    as_json = cli("status", "--json")
+    for done in (table, as_json):
+        assert all(text not in done.stdout for text in raw.values())
+        assert "00Q5g" not in done.stdout
+    assert len(as_json.stdout) < 6_000 and len(table.stdout) < 6_000  # was 331 KB
+    assert max(map(len, table.stdout.splitlines())) < 250  # no row padded to a cursor's width
+    assert "backfill done" in table.stdout and "backfill in progress" in table.stdout
+    assert "incremental saved" in table.stdout
     assert "acme" in table.stdout and "not in the accounts file" in table.stdout
     assert "replica-b:4242" in table.stdout and "CrmRateLimited" in table.stdout
     for done in (table, cli("status", "--json")):
@@ -143,7 +169,12 @@ def test_status_before_any_run_and_with_an_invalid_accounts_file(tmp_path):
     )
     rows = cli.status()  # the credential is never resolved: status reads state only
     assert rows["acme"]["last_run"] is None and rows["acme"]["api"] is None
-    assert rows["acme"]["cursor"] is None and rows["acme"]["lease"] is None
+    assert rows["acme"]["lease"] is None
+    assert rows["acme"]["sync_position"] == {
+        "incremental_saved_at": None,
+        "backfill": "never",
+        "backfill_saved_at": None,
+    }
     assert "never" in cli("status").stdout
 
     (tmp_path / "broken.yaml").write_text("accounts:\n  - {id: Bad Id, crm: pipedrive}\n")
@@ -185,7 +216,8 @@ def test_status_reads_a_postgresql_state_database(tmp_path):
         assert acme["last_run"]["status"] == "failed" and acme["last_run"]["error"] == "boom"
         assert acme["last_run"]["replica"] == "pod-1"
         assert acme["api"] == {"remaining": 9, "limit": 10, "source": f"run {run}"}
-        assert acme["cursor"] == "x" * 80
+        assert acme["sync_position"]["incremental_saved_at"] is not None
+        assert acme["sync_position"]["backfill"] == "never"
         assert acme["last_error_kind"] == "CrmError" and acme["failures"] == 1
         done = cli("status")
         assert "pg-s3cret" not in done.stdout + done.stderr
