@@ -169,6 +169,7 @@ class HubSpotConnector:
         self.clock = clock
         self.count_check = 10_000  # records a list reads before checking the portal's count
         self.builder = LeadBuilder(self.http, self.paths, self.writer, account, self.mapping)
+        self._archived: list[CrmOwner] | None = None
 
     # ------------------------------------------------------------------- reading
 
@@ -346,9 +347,11 @@ class HubSpotConnector:
     # -------------------------------------------------------------------- other
 
     def owners(self) -> list[CrmOwner]:
-        """Active owners, then deactivated (archived) ones."""
-        active = list_owners(self.http, self.paths)
-        return active + list_owners(self.http, self.paths, archived=True)
+        """Active owners, then deactivated (archived) ones; each list read once per open
+        connector (the active one is the leads' too: :meth:`LeadBuilder.active_owner_list`)."""
+        if self._archived is None:
+            self._archived = list_owners(self.http, self.paths, archived=True)
+        return self.builder.active_owner_list() + self._archived
 
     def usage(self) -> ApiUsage:
         return ApiUsage(
