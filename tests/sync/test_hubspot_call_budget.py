@@ -62,3 +62,21 @@ def test_owners_are_listed_once_per_connector_and_only_when_needed(box, tmp_path
 
     out = run(box, tmp_path, "setup", "--account", "acme", robin=True)
     assert calls(box, "owners.list") == 2, out  # the round robin's owners: active, archived
+
+
+def test_score_fields_are_checked_and_created_in_batches(box, tmp_path):
+    run(box, tmp_path, "check", "--account", "acme")
+    assert calls(box, "properties.") == 2  # a batch read; none shows the group: its GET
+    box.counters.reset()
+
+    run(box, tmp_path, "setup", "--account", "acme", "--create")
+    snap = box.counters.snapshot()
+    assert snap.get("properties.batch_create") == {201: 1}
+    assert snap.get("properties.groups.create") == {201: 1}
+    assert calls(box, "properties.") == 3  # read, group create, batch create
+    assert len(box.store.props["contacts"]["lead_score_tier"].options) == 3
+    box.counters.reset()
+
+    run(box, tmp_path, "check", "--account", "acme")
+    assert box.counters.snapshot().get("properties.batch_read") == {200: 1}
+    assert calls(box, "properties.") == 1  # the properties show their group
