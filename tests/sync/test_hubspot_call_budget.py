@@ -80,3 +80,13 @@ def test_score_fields_are_checked_and_created_in_batches(box, tmp_path):
     run(box, tmp_path, "check", "--account", "acme")
     assert box.counters.snapshot().get("properties.batch_read") == {200: 1}
     assert calls(box, "properties.") == 1  # the properties show their group
+
+
+def test_export_with_outcomes_reads_each_contact_once(box, tmp_path):
+    out = run(box, tmp_path, "export", "--account", "acme", "--with-outcomes",
+              "-o", str(tmp_path / "leads.jsonl"))  # fmt: skip
+    assert "250 leads exported" in out
+    snap = box.counters.snapshot()
+    assert snap.get("contacts.list") == {200: 3}  # 100 a page
+    assert "contacts.batch_read" not in snap  # the outcomes' properties came with the list
+    assert calls(box, "associations.contacts_deals") == 1
