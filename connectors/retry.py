@@ -12,7 +12,9 @@ failure                               retried                      finally raise
 ====================================  ===========================  =====================
 429 (not DAILY)                       always; Retry-After, else    ``CrmRateLimited``
                                       a whole window (HubSpot's
-                                      header, else 10 s) / 1 s
+                                      header, else the policy's:
+                                      TEN_SECONDLY_ROLLING 10 s,
+                                      SECONDLY 1 s)
 429 DAILY, ``REQUEST_LIMIT_EXCEEDED``  never                        ``CrmRateLimited``
 5xx, 423, 477, UNABLE_TO_LOCK_ROW,    only when ``safe``           ``CrmError``
 connection error (status None)
@@ -333,6 +335,8 @@ def call(
 
     def before_sleep(state: RetryCallState) -> None:
         failure = _failure_of(state)
+        if paced and limiter is not None and plan(state) > 0:
+            limiter.note_waited(plan(state))  # held for the limiter's window: its wait
         log.info(
             "retrying %s in %.1fs (attempt %d of %d): %s",
             name,
