@@ -15,91 +15,37 @@ This module imports no CRM client: headers arrive as plain mappings.
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 
+from leadsync.connectors.ratelimit_values import (
+    HUBSPOT_POLICIES,
+    POLICY_DAILY,
+    POLICY_SECONDLY,
+    POLICY_TEN_SECONDLY,
+    HubSpotPolicy,
+    HubSpotRateHeaders,
+    SalesforceLimitInfo,
+    parse_hubspot_headers,
+    parse_sforce_limit_info,
+)
 from leadsync.errors import CrmRateLimited
 
 __all__ = [
+    "HUBSPOT_POLICIES",
     "POLICY_DAILY",
     "POLICY_SECONDLY",
     "POLICY_TEN_SECONDLY",
+    "HubSpotPolicy",
     "HubSpotRateHeaders",
     "RateLimiter",
     "SalesforceLimitInfo",
     "parse_hubspot_headers",
     "parse_sforce_limit_info",
 ]
-
-#: HubSpot's 429 ``policyName`` values.
-POLICY_DAILY = "DAILY"
-POLICY_TEN_SECONDLY = "TEN_SECONDLY_ROLLING"
-POLICY_SECONDLY = "SECONDLY"
-
-_HUBSPOT = "x-hubspot-ratelimit-"
-
-
-@dataclass(frozen=True, slots=True)
-class HubSpotRateHeaders:
-    """The ``X-HubSpot-RateLimit-*`` headers of one response; ``None`` where absent."""
-
-    max: int | None = None
-    remaining: int | None = None
-    interval_ms: int | None = None
-    daily: int | None = None
-    daily_remaining: int | None = None
-
-
-def _int(value: object) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
-def parse_hubspot_headers(headers: Mapping[str, str]) -> HubSpotRateHeaders | None:
-    """Read HubSpot's rate-limit headers (names case-insensitive); None when there are none.
-
-    Search responses and OAuth apps' daily pair carry no headers, hence every field optional.
-    Unparseable values count as absent rather than failing a call that succeeded.
-    """
-    found = {
-        k.lower()[len(_HUBSPOT) :]: v for k, v in headers.items() if k.lower().startswith(_HUBSPOT)
-    }
-    parsed = HubSpotRateHeaders(
-        max=_int(found.get("max")),
-        remaining=_int(found.get("remaining")),
-        interval_ms=_int(found.get("interval-milliseconds")),
-        daily=_int(found.get("daily")),
-        daily_remaining=_int(found.get("daily-remaining")),
-    )
-    return None if parsed == HubSpotRateHeaders() else parsed
-
-
-@dataclass(frozen=True, slots=True)
-class SalesforceLimitInfo:
-    """``Sforce-Limit-Info: api-usage=USED/LIMIT``: the org's API calls in the last 24 h."""
-
-    used: int
-    limit: int
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.limit - self.used)
-
-
-_API_USAGE = re.compile(r"(?:^|[\s,;])api-usage=(\d+)/(\d+)")
-
-
-def parse_sforce_limit_info(value: str | None) -> SalesforceLimitInfo | None:
-    """Parse the header's ``api-usage`` entry (``per-app-api-usage`` is ignored)."""
-    match = _API_USAGE.search(value or "")
-    return SalesforceLimitInfo(int(match[1]), int(match[2])) if match else None
 
 
 class _Window:
@@ -175,6 +121,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._clock, self._sleep = clock, sleep
         self._main = _Window(window_limit, window_s) if window_limit else None
+        self._window_s = window_s
         self._buckets = {k: _Window(n, s) for k, (n, s) in (buckets or {}).items()}
         self._slots = threading.BoundedSemaphore(max_concurrent) if max_concurrent else None
         self._daily_limit = daily_limit
@@ -354,10 +301,13 @@ class RateLimiter:
         """Record a 429 (or equivalent) for ``kind``; True when the limiter now paces the retry.
 
         ``DAILY`` spends the daily budget. Otherwise the kind's window is blocked: until
-        Retry-After, else for a whole window (``window_s``, the server's, else the
-        limiter's own period). The server's window is full of calls this limiter may
-        never have seen, and only a whole window surely frees it: waiting until our own
-        oldest call leaves would retry at once whenever our calls are spread out.
+        Retry-After, else for a whole window (``window_s``, the server's, else the one
+        the ``policy`` names: :data:`HUBSPOT_POLICIES`, the ten-second one at this
+        limiter's ``window_s``; else the kind's own period). The server's window is full
+        of calls this limiter may never have seen, and only a whole window surely frees
+        it: waiting until our own oldest call leaves would retry at once whenever our
+        calls are spread out. A ten-second 429 holds every kind, search included (its
+        answers carry no header to say so), not only the one refused.
         """
         with self._lock:
             self._throttled += 1
@@ -365,12 +315,31 @@ class RateLimiter:
             if policy == POLICY_DAILY:
                 self._server_remaining, self._since_server = 0, 0
                 return True
+            named = HUBSPOT_POLICIES.get(policy or "")
             window = self._window(kind)
-            if window is None:
+            if window is None and not (named and named.app_wide):
                 return False
-            wait = retry_after if retry_after is not None else (window_s or window.period)
-            window.blocked_until = max(window.blocked_until, now + wait)
-            return True
+            if retry_after is not None:
+                wait = retry_after
+            elif window_s:
+                wait = window_s
+            elif named is not None:
+                wait = self._window_s if named.app_wide else named.window_s
+            else:
+                wait = window.period if window is not None else self._window_s
+            held = [window] if window is not None else []
+            if named is not None and named.app_wide and retry_after is None:
+                held.append(self._main)
+            blocked = [w for w in held if w is not None]
+            for w in blocked:
+                w.blocked_until = max(w.blocked_until, now + wait)
+            return bool(blocked)
+
+    def note_waited(self, seconds: float) -> None:
+        """Count a wait the caller made for this limiter (a retry it paced after a 429)."""
+        with self._lock:
+            self._waits += 1
+            self._waited_s += seconds
 
     def delay(self, kind: str = "default") -> float:
         """Seconds until one call of ``kind`` would fit its window (0: at once)."""

@@ -12,10 +12,15 @@ failure                               retried                      finally raise
 ====================================  ===========================  =====================
 429 (not DAILY)                       always; Retry-After, else    ``CrmRateLimited``
                                       a whole window (HubSpot's
-                                      header, else 10 s) / 1 s
+                                      header, else the policy's:
+                                      TEN_SECONDLY_ROLLING 10 s,
+                                      SECONDLY 1 s)
 429 DAILY, ``REQUEST_LIMIT_EXCEEDED``  never                        ``CrmRateLimited``
 5xx, 423, 477, UNABLE_TO_LOCK_ROW,    only when ``safe``           ``CrmError``
 connection error (status None)
+untrusted TLS certificate, unknown    never                        ``CrmError``
+host name (``UNTRUSTED_TLS``,
+``UNKNOWN_HOST``)
 401                                   once, after ``reauth()``     ``CrmAuthError``
 403 with a scope/permission code      never                        ``CrmAuthError``
 other 4xx                             never                        ``CrmError``
@@ -51,7 +56,16 @@ from leadsync.connectors.ratelimit import (
 )
 from leadsync.errors import CrmAuthError, CrmError, CrmPermissionError, CrmRateLimited
 
-__all__ = ["Failure", "RetryPolicy", "call", "error_for", "is_retryable", "redact"]
+__all__ = [
+    "UNKNOWN_HOST",
+    "UNTRUSTED_TLS",
+    "Failure",
+    "RetryPolicy",
+    "call",
+    "error_for",
+    "is_retryable",
+    "redact",
+]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -62,6 +76,8 @@ RETRYABLE_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
 QUOTA_CODES = frozenset({POLICY_DAILY, "REQUEST_LIMIT_EXCEEDED"})
 #: The CRM's TLS certificate is not trusted here: asking again cannot help.
 UNTRUSTED_TLS = "UNTRUSTED_TLS"
+#: The CRM's host name does not exist (DNS): asking again cannot help.
+UNKNOWN_HOST = "UNKNOWN_HOST"
 #: 403 codes that mean a missing scope or permission.
 PERMISSION_CODES = frozenset(
     {
@@ -155,7 +171,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 def is_retryable(failure: Failure, *, safe: bool) -> bool:
     """Whether repeating the request can help (and cannot do harm)."""
-    if failure.code in QUOTA_CODES or failure.code == UNTRUSTED_TLS:
+    if failure.code in QUOTA_CODES or failure.code in (UNTRUSTED_TLS, UNKNOWN_HOST):
         return False
     if failure.status == 429:
         return True  # refused before processing
@@ -209,8 +225,14 @@ def error_for(
     elif failure.code == UNTRUSTED_TLS:
         error = CrmError(
             f"{name}: the CRM's TLS certificate is not trusted here ({failure.message}). For "
-            "a private CA (a company proxy's, the Salesforce sandbox's), give its PEM file as "
-            "the account's salesforce.ca_file, or export REQUESTS_CA_BUNDLE=<the PEM file>."
+            "a private CA (a company proxy's, the Salesforce sandbox's), export "
+            "REQUESTS_CA_BUNDLE=<the PEM file> (Salesforce: or give it as the account's "
+            "salesforce.ca_file)."
+        )
+    elif failure.code == UNKNOWN_HOST:
+        error = CrmError(
+            f"{name}: the CRM's host name does not exist ({failure.message}). Check the "
+            "account's host in the accounts file (and the network's DNS), then run again."
         )
     elif failure.status is None:
         error = CrmError(f"{name}: could not reach the CRM{tries} ({what}).")
@@ -313,6 +335,8 @@ def call(
 
     def before_sleep(state: RetryCallState) -> None:
         failure = _failure_of(state)
+        if paced and limiter is not None and plan(state) > 0:
+            limiter.note_waited(plan(state))  # held for the limiter's window: its wait
         log.info(
             "retrying %s in %.1fs (attempt %d of %d): %s",
             name,

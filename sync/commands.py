@@ -154,7 +154,9 @@ def setup(
             created, problems = ctx.connector.ensure_score_fields(tiers, create=True), []
         else:
             created, problems = [], ctx.connector.score_field_problems(tiers)
-        wrong = mql.unusable_owners(ctx.account.tasks.round_robin, ctx.connector.owners())
+        robin = ctx.account.tasks.round_robin
+        # the owners are listed only to check a round robin: without one there is nothing
+        wrong = mql.unusable_owners(robin, ctx.connector.owners()) if robin else []
     for item in created:
         out.print(f"{account}: created {item}", markup=False)
     for problem in problems:

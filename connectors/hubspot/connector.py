@@ -26,7 +26,6 @@ in full batches of 100.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -55,12 +54,13 @@ from leadsync.connectors.hubspot.contacts import (
     ms,
     stamp,
 )
+from leadsync.connectors.hubspot.cursor import Cursor as _Cursor
 from leadsync.connectors.hubspot.engagement import (
     parse_time,
 )
 from leadsync.connectors.hubspot.http import HubSpotHttp
 from leadsync.connectors.hubspot.leads import LeadBuilder, list_owners
-from leadsync.connectors.hubspot.outcomes import read_outcomes
+from leadsync.connectors.hubspot.outcomes import CONTACT_PROPERTIES, read_outcomes
 from leadsync.connectors.hubspot.paths import ApiPaths
 from leadsync.connectors.hubspot.properties import ScoreProperties
 from leadsync.connectors.hubspot.writes import HubSpotWriter, batch_read
@@ -92,34 +92,6 @@ BATCH_LIMITS = {
     "associations.": 1000,
 }
 _Group = list[tuple[list[dict[str, Any]], str | None, int]]
-
-
-class _Cursor:
-    """The incremental cursor: the last stamp processed, where to start, the ids seen since."""
-
-    def __init__(self, ms: int, floor: int, seen: dict[str, int]) -> None:
-        self.ms, self.floor, self.seen = ms, floor, seen
-
-    @classmethod
-    def decode(cls, text: str | None) -> _Cursor:
-        if not text:
-            return cls(0, 0, {})
-        try:
-            data = json.loads(text)
-            seen = {str(k): int(v) for k, v in data.get("seen", {}).items()}
-            return cls(int(data["ms"]), int(data.get("floor", data["ms"])), seen)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise CrmError(f"not a HubSpot incremental cursor: {text[:80]!r}") from None
-
-    def encode(self, floor: int) -> str:
-        """The cursor text; ``seen`` keeps only what a run starting at ``floor`` re-reads.
-
-        The floor never moves back: what lies below the previous one was that run's to see.
-        """
-        self.floor = max(self.floor, min(self.ms, floor))
-        self.seen = {k: v for k, v in self.seen.items() if v >= self.floor}
-        data = {"ms": self.ms, "floor": self.floor, "seen": self.seen}
-        return json.dumps(data, separators=(",", ":"))
 
 
 class HubSpotConnector:
@@ -161,7 +133,15 @@ class HubSpotConnector:
         self.writer = HubSpotWriter(self.http, account, self.paths)
         self.score_properties = ScoreProperties(self.http, account, self.paths)
         self.mapping = {**DEFAULT_MAPPING, **account.mapping}
-        self.properties = contact_properties(self.mapping, account.fields)
+        scoring = contact_properties(self.mapping, account.fields)
+        self.outcome_properties = [*CONTACT_PROPERTIES, account.fields.feedback]
+        self.extra = [p for p in dict.fromkeys(self.outcome_properties) if p not in scoring]
+        """Asked for in every read for :meth:`outcomes` only: not scoring inputs."""
+        self.properties = scoring
+        self.read_properties = scoring + self.extra
+        """What every contacts read asks for: the scoring properties and :attr:`extra`."""
+        self._outcomes: dict[str, dict[str, Any]] = {}
+        """The outcome properties of the group of contacts read last, by id."""
         self.list_page = min(account.page_size or 100, 100)
         self.search_page = min(account.page_size or 200, 200)
         self.overlap_ms = int(overlap.total_seconds() * 1000)
@@ -169,6 +149,7 @@ class HubSpotConnector:
         self.clock = clock
         self.count_check = 10_000  # records a list reads before checking the portal's count
         self.builder = LeadBuilder(self.http, self.paths, self.writer, account, self.mapping)
+        self._archived: list[CrmOwner] | None = None
 
     # ------------------------------------------------------------------- reading
 
@@ -178,12 +159,14 @@ class HubSpotConnector:
         contacts: list[dict[str, Any]] = []
         pages = Pages("contacts.list", total=self._contact_total, check_after=self.count_check)
         while True:
-            query = {"limit": self.list_page, "after": after, "properties": self.properties}
+            query = {"limit": self.list_page, "after": after, "properties": self.read_properties}
             path = self.paths.objects("contacts")
             body = self.http.request("contacts.list", "GET", path, query=query, safe=True).body
             found = body.get("results") or []
             after = pages.next(body, object_ids(found, "contacts.list"))
-            contacts += found
+            if not contacts:
+                self._outcomes = {}  # a new group: the previous one's outcomes were asked
+            contacts += self._split_outcomes(found)
             if after is None or len(contacts) >= self.group:
                 if contacts:
                     yield LeadPage(self.builder.leads(contacts), after)
@@ -205,8 +188,11 @@ class HubSpotConnector:
         state = _Cursor.decode(cursor)
         floor = ms(self.clock()) - self.overlap_ms  # where the next run starts, at the latest
         query_from, offset, restarted_at = state.floor, 0, None
+        self._outcomes = {}
         kept: list[dict[str, Any]] = (
-            self.writer.read_contacts(also, self.properties) if also else []
+            self._split_outcomes(self.writer.read_contacts(also, self.read_properties))
+            if also
+            else []
         )
         extra = {str(c["id"]) for c in kept}
         skipped = 0
@@ -214,7 +200,9 @@ class HubSpotConnector:
             body = self._search(query_from, offset)
             object_ids(body.get("results") or [], "contacts.search")
             fresh: list[tuple[dict[str, Any], int]] = []
-            for contact in body.get("results") or []:
+            if not kept:
+                self._outcomes = {}  # a new group: the previous one's outcomes were asked
+            for contact in self._split_outcomes(body.get("results") or []):
                 at = stamp(contact)
                 if at is None or state.seen.get(str(contact["id"])) == at:
                     continue  # the overlap: already processed
@@ -259,7 +247,7 @@ class HubSpotConnector:
         request: dict[str, Any] = {
             "filterGroups": [{"filters": [since]}],
             "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-            "properties": self.properties,
+            "properties": self.read_properties,
             "limit": self.search_page,
         }
         if offset:
@@ -285,12 +273,24 @@ class HubSpotConnector:
 
     def read_leads(self, lead_ids: Sequence[str]) -> list[CrmLead]:
         """Contacts by id with their engagement (batch reads); missing ones left out."""
-        found = self.writer.read_contacts(lead_ids, self.properties)
+        self._outcomes = {}
+        found = self._split_outcomes(self.writer.read_contacts(lead_ids, self.read_properties))
         return [
             lead
             for start in range(0, len(found), self.group)
             for lead in self.builder.leads(found[start : start + self.group])
         ]
+
+    def _split_outcomes(self, contacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Keep the outcome properties of these contacts for :meth:`outcomes`, and take the
+        ones read only for it (:attr:`extra`) out of the contacts: they are no scoring
+        input, so a lead's fingerprint (``inputs_of``) stays what it was without them."""
+        for contact in contacts:
+            props = contact.get("properties") or {}
+            self._outcomes[str(contact["id"])] = {p: props.get(p) for p in self.outcome_properties}
+            for name in self.extra:
+                props.pop(name, None)
+        return contacts
 
     def get_lead(self, lead_id: str) -> CrmLead | None:
         """One contact with its engagement, or None when it does not exist."""
@@ -298,8 +298,12 @@ class HubSpotConnector:
         return found[0] if found else None
 
     def outcomes(self, lead_ids: Sequence[str]) -> dict[str, Outcome]:
-        """What became of these contacts: lifecycle stage and deals (see ``outcomes.py``)."""
-        return read_outcomes(self.http, self.writer, lead_ids, self.account.fields.feedback)
+        """What became of these contacts: lifecycle stage and deals (see ``outcomes.py``).
+
+        The contacts of the group read last carry their lifecycle properties already
+        (asked for in every read): only the others are read again."""
+        return read_outcomes(self.http, self.writer, lead_ids, self.account.fields.feedback,
+                             known=self._outcomes)  # fmt: skip
 
     def task_states(self, task_ids: Sequence[str]) -> dict[str, TaskState]:
         """Where these tasks stand (batch reads of 100); a task not found was deleted."""
@@ -358,9 +362,11 @@ class HubSpotConnector:
     # -------------------------------------------------------------------- other
 
     def owners(self) -> list[CrmOwner]:
-        """Active owners, then deactivated (archived) ones."""
-        active = list_owners(self.http, self.paths)
-        return active + list_owners(self.http, self.paths, archived=True)
+        """Active owners, then deactivated (archived) ones; each list read once per open
+        connector (the active one is the leads' too: :meth:`LeadBuilder.active_owner_list`)."""
+        if self._archived is None:
+            self._archived = list_owners(self.http, self.paths, archived=True)
+        return self.builder.active_owner_list() + self._archived
 
     def usage(self) -> ApiUsage:
         return ApiUsage(

@@ -20,18 +20,21 @@ One ``ApiClient`` (one pool) serves every call of a token; a new token gets a ne
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import urllib3
 from hubspot.crm.contacts import ApiClient, Configuration
 from urllib3.util.retry import Retry
 
 from leadsync.connectors.hubspot.auth import DEFAULT_HOST, TokenSource
+from leadsync.connectors.hubspot.network import network_failure
 from leadsync.connectors.ratelimit import RateLimiter, parse_hubspot_headers
 from leadsync.connectors.retry import Failure, RetryPolicy, call
 
@@ -98,6 +101,12 @@ def describe(exc: BaseException) -> Failure | None:
     return Failure(status, retry_after, message, code, tuple(scopes), window_s)
 
 
+def ca_bundle() -> str | None:
+    """The CA file ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``) names, None for the
+    default (certifi's); ``leadsync`` checks at start that the file exists."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+
+
 class HubSpotHttp:
     """One account's HubSpot requests: limiter, retry policy, token, usage counters."""
 
@@ -113,6 +122,8 @@ class HubSpotHttp:
         self.auth = auth
         self.sleep = sleep
         self.host = (host or DEFAULT_HOST).rstrip("/")
+        self.netloc = urlsplit(self.host).netloc or self.host
+        self.what = getattr(auth, "_what", "HubSpot")  # "HubSpot account 'acme'"
         self.limiter = limiter
         self.policy = policy
         self.calls: Counter[str] = Counter()
@@ -130,6 +141,8 @@ class HubSpotHttp:
                 self._close_client()
                 config = Configuration(host=self.host)
                 config.access_token, config.retries = token, Retry(0)
+                # a private CA (a company proxy's), as for Salesforce: the TLS hint's advice
+                config.ssl_ca_cert = ca_bundle()
                 self._client = ApiClient(configuration=config)
                 self._generation = self.auth.generation
             return self._client
@@ -192,7 +205,7 @@ class HubSpotHttp:
             headers = getattr(exc, "headers", None)
             if headers:
                 self.limiter.observe_hubspot(parse_hubspot_headers(dict(headers)))
-            return describe(exc)
+            return network_failure(exc, what=self.what, host=self.netloc) or describe(exc)
 
         return call(
             attempt,

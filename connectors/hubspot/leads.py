@@ -51,7 +51,7 @@ class LeadBuilder:
         """Whether the portal serves the events API; None until the first contact asks."""
         self.unknown_events = 0
         """Events API occurrences with no canonical meaning, for diagnostics."""
-        self._active_owners: set[str] | None = None
+        self._active: list[CrmOwner] | None = None
 
     def leads(self, contacts: list[dict[str, Any]]) -> list[CrmLead]:
         """Canonical leads of these contacts (one group), their engagement read in batches."""
@@ -99,11 +99,17 @@ class LeadBuilder:
             )
         return out
 
+    def active_owner_list(self) -> list[CrmOwner]:
+        """The portal's active owners, listed once per connector: every group of leads
+        needs them (tasks go round-robin when a lead's owner is not active), and so does
+        :meth:`HubSpotConnector.owners`, which shares this list."""
+        if self._active is None:
+            self._active = list_owners(self.http, self.paths)
+        return self._active
+
     def active_owners(self) -> set[str]:
-        """The ids of the portal's active owners, read once."""
-        if self._active_owners is None:
-            self._active_owners = {o.id for o in list_owners(self.http, self.paths)}
-        return self._active_owners
+        """The ids of the portal's active owners (:meth:`active_owner_list`)."""
+        return {o.id for o in self.active_owner_list()}
 
     def _api_events(self, contact_id: str) -> list[Event] | None:
         """The contact's events API occurrences; None when the account has no events API."""

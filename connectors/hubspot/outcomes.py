@@ -1,9 +1,11 @@
 """What became of HubSpot contacts: their lifecycle stage and dates, and their deals.
 
-Read for ``leadsync export --with-outcomes`` (and the model lab), for a page of
-contacts at a time, every call counted in the account's API budget: one contacts
-batch read per 100 for the lifecycle properties, one associations v4 batch read per
-1,000 for their deals, one deals batch read per 100 deals.
+Read for ``leadsync export --with-outcomes``, ``review`` and the model lab, for a page
+of contacts at a time, every call counted in the account's API budget: the lifecycle
+properties come with the contacts' own read (the connector asks for
+:data:`CONTACT_PROPERTIES` and the feedback property in every list, search and batch
+read, and passes them here as ``known``), else one contacts batch read per 100; one
+associations v4 batch read per 1,000 for their deals, one deals batch read per 100 deals.
 
 A contact's :class:`~leadsync.scoring.lead.Outcome`:
 
@@ -50,10 +52,18 @@ def read_outcomes(
     writer: HubSpotWriter,
     contact_ids: Sequence[str],
     feedback: str = "lead_score_feedback",
+    known: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Outcome]:
     """The outcome of each contact that exists, by id (see the module docstring);
-    ``feedback`` names the property sales sets on an MQL."""
-    contacts = writer.read_contacts(contact_ids, [*CONTACT_PROPERTIES, feedback])
+    ``feedback`` names the property sales sets on an MQL; ``known``: the outcome
+    properties of contacts just read, by id (those are not read again)."""
+    known = known or {}
+    contacts: list[dict[str, Any]] = [
+        {"id": i, "properties": dict(known[i])} for i in dict.fromkeys(contact_ids) if i in known
+    ]
+    unread = [i for i in contact_ids if i not in known]
+    if unread:
+        contacts += writer.read_contacts(unread, [*CONTACT_PROPERTIES, feedback])
     linked = writer.associations("contacts", "deals", [str(c["id"]) for c in contacts])
     wanted = sorted({d for deals in linked.values() for d in deals})
     deals = {

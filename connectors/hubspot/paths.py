@@ -54,6 +54,10 @@ class ApiPaths:
         path = f"{root}/{_seg(object_type)}"
         return f"{path}/{_seg(name)}" if name is not None else path
 
+    def properties_batch(self, object_type: str, action: str) -> str:
+        """The properties batch endpoints: ``…/properties/{type}/batch/{read|create}``."""
+        return f"{self.properties(object_type)}/batch/{action}"
+
     def groups(self, object_type: str, name: str | None = None) -> str:
         path = self.properties(object_type) + "/groups"
         return f"{path}/{_seg(name)}" if name is not None else path

@@ -31,43 +31,34 @@ class ScoreProperties:
 
     def ensure_score_fields(self, tiers: Sequence[str]) -> list[str]:
         """The "Lead scoring" group and six properties (the score, its tier, reasons, model
-        and time, and sales' feedback on an MQL): GET each, create on 404.
+        and time, and sales' feedback on an MQL): one batch read, then, for what is
+        missing, the group and one batch create.
 
-        A create is retried after a lost answer, and the retry then meets a 409 CONFLICT
-        (the first attempt did create it, or another process did meanwhile): a 409 is
-        success once a GET shows the property with the type leadsync writes. A property
-        of another type is refused with what to do, found either way.
+        Cost: 1 call when everything is in place (every backfill and run pays it), 3 on
+        a fresh portal (read, group create, batch create). A create is retried after a
+        lost answer, and the retry then meets a CONFLICT (the first attempt did create
+        it, or another process did meanwhile): a conflict is success once a batch read
+        shows the property with the type leadsync writes. A property of another type is
+        refused with what to do, found either way.
         """
         options, wanted = self._wanted(tiers)
         f = self.account.fields
         created: list[str] = []
         try:
-            group = self._group()
-            if group.status == 404:
-                self.http.request(
-                    "properties.groups.create", "POST", self.paths.groups("contacts"),
-                    body=GROUP, safe=True, accept=(409,),  # it exists: the goal of the call
-                )  # fmt: skip
-            for spec in wanted:
-                found = self._property(spec["name"])
-                if found.status == 404:
-                    body = {**spec, "groupName": GROUP["name"], "description": "Set by leadsync."}
-                    made = self.http.request(
-                        "properties.create", "POST", self.paths.properties("contacts"),
-                        body=body, safe=True, accept=(409,),
+            found = self._read([s["name"] for s in wanted])
+            missing = [s for s in wanted if s["name"] not in found]
+            if missing:
+                if not self._group_shown(found):
+                    self.http.request(
+                        "properties.groups.create", "POST", self.paths.groups("contacts"),
+                        body=GROUP, safe=True, accept=(409,),  # it exists: the call's goal
                     )  # fmt: skip
-                    created.append(spec["name"])
-                    if made.status != 409:
-                        continue
-                    found = self._property(spec["name"])
-                    if found.status == 404:
-                        raise CrmError(
-                            f"{self.what}: HubSpot answered that the property {spec['name']} "
-                            "exists (409 CONFLICT) but does not show it; run again in a minute."
-                        )
-                self._check_type(found.body, spec)
+                found |= self._create(missing)
+                created = [s["name"] for s in missing]
+            for spec in wanted:
+                self._check_type(found[spec["name"]], spec)
                 if spec["name"] == f.tier:
-                    self._update_options(found.body, options)
+                    self._update_options(found[spec["name"]], options)
         except CrmPermissionError as exc:
             scope = SCHEMA_READ if SCHEMA_READ in str(exc) else SCHEMA_WRITE
             names = ", ".join(s["name"] for s in wanted)
@@ -80,6 +71,57 @@ class ScoreProperties:
             ) from None
         return created
 
+    def _read(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The definitions of these contact properties that exist, by name: one batch
+        read (HubSpot answers 207 with an error item for names it does not know)."""
+        response = self.http.request(
+            "properties.batch_read", "POST", self.paths.properties_batch("contacts", "read"),
+            body={"archived": False, "inputs": [{"name": n} for n in names]}, safe=True,
+        )  # fmt: skip
+        return {
+            str(d["name"]): d
+            for d in response.body.get("results") or []
+            if isinstance(d, dict) and d.get("name") in names
+        }
+
+    def _create(self, specs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Create these properties in one batch; the definitions of all of them, by name.
+
+        Names HubSpot reports as taken (a CONFLICT item in a 207, or a 409 for the whole
+        batch) are read back in one more batch read.
+        """
+        inputs = [{**s, "groupName": GROUP["name"], "description": s.get("description")
+                   or "Set by leadsync."} for s in specs]  # fmt: skip
+        made = self.http.request(
+            "properties.batch_create", "POST",
+            self.paths.properties_batch("contacts", "create"),
+            body={"inputs": inputs}, safe=True, accept=(409,),
+        )  # fmt: skip
+        found = {str(d["name"]): d for d in made.body.get("results") or [] if isinstance(d, dict)}
+        failed = [e for e in made.body.get("errors") or [] if isinstance(e, dict)]
+        other = [e for e in failed if e.get("category") != "CONFLICT"]
+        if other:
+            raise CrmError(
+                f"{self.what}: HubSpot did not create leadsync's score properties: "
+                + "; ".join(str(e.get("message") or e.get("category")) for e in other)
+            )
+        taken = [s["name"] for s in specs if s["name"] not in found]
+        if taken:
+            again = self._read(taken)
+            for name in taken:
+                if name not in again:
+                    raise CrmError(
+                        f"{self.what}: HubSpot answered that the property {name} exists "
+                        "(CONFLICT) but does not show it; run again in a minute."
+                    )
+            found |= again
+        return found
+
+    @staticmethod
+    def _group_shown(found: dict[str, dict[str, Any]]) -> bool:
+        """Whether a property read shows leadsync's group exists (one of them is in it)."""
+        return any(d.get("groupName") == GROUP["name"] for d in found.values())
+
     def _group(self) -> Response:
         """leadsync's property group, as HubSpot answers for it (404: not there yet)."""
         return self.http.request(
@@ -89,20 +131,23 @@ class ScoreProperties:
 
     def score_field_problems(self, tiers: Sequence[str]) -> list[str]:
         """What :meth:`ensure_score_fields` would have to create or cannot fix, changing
-        nothing (``leadsync setup`` without ``--create``, ``leadsync check``)."""
+        nothing (``leadsync setup`` without ``--create``, ``leadsync check``).
+
+        Cost: 1 batch read when a property shows the group exists, else 2 (the group's GET).
+        """
         problems: list[str] = []
         missing: list[str] = []
         try:
-            group = self._group()
-            if group.status == 404:
+            wanted = self._wanted(tiers)[1]
+            found = self._read([s["name"] for s in wanted])
+            if not self._group_shown(found) and self._group().status == 404:
                 missing.append("the property group 'Lead scoring'")
-            for spec in self._wanted(tiers)[1]:
-                found = self._property(spec["name"])
-                if found.status == 404:
+            for spec in wanted:
+                if spec["name"] not in found:
                     missing.append(f"the contact property {spec['name']}")
                     continue
                 try:
-                    self._check_type(found.body, spec)
+                    self._check_type(found[spec["name"]], spec)
                 except CrmError as exc:
                     problems.append(str(exc))
         except CrmPermissionError:
@@ -138,14 +183,8 @@ class ScoreProperties:
         return options, wanted
 
     def exists(self, name: str) -> bool:
-        """Whether the portal has the contact property ``name`` (one GET)."""
-        return self._property(name).status != 404
-
-    def _property(self, name: str) -> Response:
-        return self.http.request(
-            "properties.get", "GET", self.paths.properties("contacts", name),
-            safe=True, accept=(404,),
-        )  # fmt: skip
+        """Whether the portal has the contact property ``name`` (one batch read)."""
+        return name in self._read([name])
 
     def _check_type(self, current: dict[str, Any], spec: dict[str, Any]) -> None:
         """Refuse a property whose type cannot hold what leadsync writes there."""

@@ -379,3 +379,29 @@ def test_slot_released_when_the_budget_is_spent() -> None:
     for _ in range(2):  # the semaphore is not leaked by the raise
         with pytest.raises(CrmRateLimited), rl.slot():
             pass
+
+
+def test_a_429_waits_as_long_as_the_window_its_policy_names() -> None:
+    """No Retry-After, no window header (search's 429s carry none): SECONDLY frees in a
+    second, the search bucket's; TEN_SECONDLY_ROLLING is the app's ten-second window,
+    full for every kind, so it holds search and the rest for that window."""
+    clock = FakeClock()
+    rl = RateLimiter.for_hubspot(190, clock=clock, sleep=clock.sleep)
+    assert rl.note_throttled("SECONDLY", kind="search") is True
+    assert rl.delay("search") == pytest.approx(1.0) and rl.delay() == 0.0
+    clock.now = 5.0
+    assert rl.note_throttled("TEN_SECONDLY_ROLLING", kind="search") is True
+    assert rl.delay("search") == pytest.approx(10.0) and rl.delay() == pytest.approx(10.0)
+    shrunk = RateLimiter.for_hubspot(190, window_s=0.5, clock=clock, sleep=clock.sleep)
+    shrunk.note_throttled("TEN_SECONDLY_ROLLING", kind="search")
+    assert shrunk.delay("search") == pytest.approx(0.5)  # the limiter's window knob
+    unknown = RateLimiter(window_limit=None, buckets={"search": (5, 1.0)}, clock=clock)
+    unknown.note_throttled("TEN_SECONDLY_ROLLING", kind="search")  # window not learnt yet
+    assert unknown.delay("search") == pytest.approx(10.0)
+
+
+def test_a_paced_retry_counts_as_a_rate_limit_wait() -> None:
+    clock = FakeClock()
+    rl = RateLimiter.for_hubspot(190, clock=clock, sleep=clock.sleep)
+    rl.note_waited(2.5)
+    assert rl.waits == 1 and rl.waited_s == pytest.approx(2.5)

@@ -84,7 +84,7 @@ def test_export_with_outcomes_follows_the_generated_outcomes(sandbox, tmp_path):
     deals = sum(1 for p in store.dataset.people[:450] if outcome_of(p).sql_at is not None)
     assert calls(sandbox, "deals.batch_read") == -(-deals // 100)
     assert calls(sandbox, "associations.contacts_deals") == 1
-    assert calls(sandbox, "contacts.batch_read") == 5  # the lifecycle properties, 100 a call
+    assert calls(sandbox, "contacts.batch_read") == 0  # the lifecycle properties came with the list
 
 
 def test_export_is_what_the_engine_scores_and_backtests(sandbox, tmp_path):

@@ -34,6 +34,10 @@ from leadsync.connectors.sandbox.hubspot.objects import (
     list_objects,
     list_owners,
 )
+from leadsync.connectors.sandbox.hubspot.propbatch import (
+    batch_create_properties,
+    batch_read_properties,
+)
 from leadsync.connectors.sandbox.hubspot.records import (
     batch_read_records,
     get_record,
@@ -141,6 +145,20 @@ ROUTES: tuple[Route, ...] = (
         archive_group,
     ),
     _route("GET", f"/crm/v3/properties/{_O}", "properties.list", _SR, list_properties),
+    _route(
+        "POST",
+        f"/crm/v3/properties/{_O}/batch/read",
+        "properties.batch_read",
+        _SR,
+        batch_read_properties,
+    ),
+    _route(
+        "POST",
+        f"/crm/v3/properties/{_O}/batch/create",
+        "properties.batch_create",
+        _SW,
+        batch_create_properties,
+    ),
     _route("POST", f"/crm/v3/properties/{_O}", "properties.create", _SW, create_property),
     _route("GET", f"/crm/v3/properties/{_O}/(?P<name>[^/]+)", "properties.get", _SR, get_property),
     _route(

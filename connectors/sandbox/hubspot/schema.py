@@ -60,35 +60,49 @@ def create_property(req: ApiRequest) -> Result:
     if obj is None:
         return _bad("Unknown object type")
     b = req.body if isinstance(req.body, dict) else {}
+    invalid = property_input_error(b)
+    if invalid is not None:
+        return _bad(invalid)
+    with req.store.lock:
+        return add_property(req, obj, b)
+
+
+def property_input_error(b: dict[str, Any]) -> str | None:
+    """What makes a property create body invalid (HubSpot's 400 message), or None."""
     missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not b.get(k)]
     if missing:
-        return _bad(f"Missing required fields: {', '.join(missing)}")
+        return f"Missing required fields: {', '.join(missing)}"
     if b["type"] not in TYPES or b["fieldType"] not in FIELD_TYPES:
-        return _bad(f"Invalid type/fieldType combination: {b['type']}/{b['fieldType']}")
+        return f"Invalid type/fieldType combination: {b['type']}/{b['fieldType']}"
+    if b["type"] == "enumeration" and not (b.get("options") or []):
+        return "Enumeration properties need at least one option."
+    return None
+
+
+def add_property(req: ApiRequest, obj: str, b: dict[str, Any]) -> Result:
+    """Store a valid create body (caller holds the store's lock): 201, or 409 if the name is
+    taken, 400 if the group does not exist."""
     store = req.store
-    with store.lock:
-        defs = store.props[obj]
-        if b["name"] in defs and not defs[b["name"]].archived:
-            return 409, error_body(
-                "CONFLICT",
-                f"Property named '{b['name']}' already exists.",
-                subCategory="PropertyValidationError.PROPERTY_EXISTS",
-            )
-        if b["groupName"] not in store.groups[obj]:
-            return _bad(f"Property group '{b['groupName']}' does not exist.")
-        options = b.get("options") or []
-        if b["type"] == "enumeration" and not options:
-            return _bad("Enumeration properties need at least one option.")
-        now = store.now_ms()
-        d = PropertyDef(
-            name=b["name"], label=b["label"], type=b["type"], field_type=b["fieldType"],
-            group_name=b["groupName"], description=b.get("description") or "",
-            options=[_option(o, i) for i, o in enumerate(options)], hubspot_defined=False,
-            display_order=b.get("displayOrder", -1), has_unique_value=bool(b.get("hasUniqueValue")),
-            form_field=bool(b.get("formField")), hidden=bool(b.get("hidden")),
-            created_ms=now, updated_ms=now,
-        )  # fmt: skip
-        defs[d.name] = d
+    defs = store.props[obj]
+    if b["name"] in defs and not defs[b["name"]].archived:
+        return 409, error_body(
+            "CONFLICT",
+            f"Property named '{b['name']}' already exists.",
+            subCategory="PropertyValidationError.PROPERTY_EXISTS",
+        )
+    if b["groupName"] not in store.groups[obj]:
+        return _bad(f"Property group '{b['groupName']}' does not exist.")
+    options = b.get("options") or []
+    now = store.now_ms()
+    d = PropertyDef(
+        name=b["name"], label=b["label"], type=b["type"], field_type=b["fieldType"],
+        group_name=b["groupName"], description=b.get("description") or "",
+        options=[_option(o, i) for i, o in enumerate(options)], hubspot_defined=False,
+        display_order=b.get("displayOrder", -1), has_unique_value=bool(b.get("hasUniqueValue")),
+        form_field=bool(b.get("formField")), hidden=bool(b.get("hidden")),
+        created_ms=now, updated_ms=now,
+    )  # fmt: skip
+    defs[d.name] = d
     return 201, d.to_json()
 
 

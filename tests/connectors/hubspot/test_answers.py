@@ -57,7 +57,12 @@ def test_archived_is_left_out_by_default_and_sent_as_json_true(connect: Any) -> 
     for asked in server.asked:
         assert "False" not in asked.raw_query and "True" not in asked.raw_query
     sent = [a for a in server.asked if a.path != "/events/event-occurrences/2026-03"]
-    assert [a.query.get("archived") for a in sent] == [None, None, None, None, ["true"]]
+    assert [a.query.get("archived") for a in sent] == [
+        None,
+        None,
+        None,
+        ["true"],
+    ]  # active owners: once
     batch = next(a for a in server.asked if a.path.endswith("/batch/read"))
     assert "archived" not in json.loads(batch.body)
 

@@ -270,3 +270,19 @@ def test_a_burst_of_429s_waits_the_window_its_headers_give(
         statuses.update(by_status)
     assert statuses[429] == 4
     assert len([s for s in sleeps if s >= 0.5 * 0.9]) == 4, sleeps  # one window per 429
+
+
+def test_a_search_429_waits_for_the_window_its_policy_names(make_hub: HubFactory) -> None:
+    """The sandbox's burst 429s name TEN_SECONDLY_ROLLING with no header on search (as
+    HubSpot's search answers carry none): each retry waits the ten-second window (the fast
+    limiter's 0.2 s), not the search bucket's 1 s, and counts as a rate-limit wait."""
+    hub = make_hub(contacts=30, faults=Faults(burst_429=3))
+    pages = list(hub.connector.changed_leads(None, lambda ids: {}))
+    assert sum(len(p.leads) for p in pages) == 30
+    assert hub.sandbox.counters.snapshot()["owners.list"] == {200: 1}, (
+        hub.sandbox.counters.snapshot()
+    )
+    assert hub.sandbox.counters.snapshot()["contacts.search"] == {429: 3, 200: 1}
+    usage = hub.connector.usage()
+    assert usage.throttled == 3 and usage.rate_limit_waits == 3, hub.sandbox.counters.snapshot()
+    assert hub.connector.limiter.waited_s == pytest.approx(0.6, abs=0.1)

@@ -120,3 +120,50 @@ def test_create_group_and_properties_then_409_on_duplicates(hubspot_fresh: HubSp
     core.archive("contacts", "leadsync_tier")
     with pytest.raises(ApiException):
         core.get_by_name("contacts", "leadsync_tier")
+
+
+def test_batch_read_and_create_answer_as_hubspot_documents(hubspot_fresh: HubSpotSandbox) -> None:
+    """``POST /crm/v3/properties/{type}/batch/read|create`` through the SDK's BatchApi: one
+    call for many; unknown names and taken names are error items of a 207, an invalid
+    input fails the whole batch (400), and the dated paths serve the same."""
+    from hubspot.crm.properties import BatchInputPropertyCreate, BatchReadInputPropertyName
+
+    client = HubSpot(access_token=hubspot_fresh.token, host=hubspot_fresh.url, retry=Retry(0))
+    batch = client.crm.properties.batch_api
+    read = batch.read(
+        "contacts",
+        BatchReadInputPropertyName(archived=False, inputs=[{"name": "email"}, {"name": "nope"}]),
+    )
+    assert [p.name for p in read.results] == ["email"]
+    assert read.num_errors == 1 and read.errors[0].category == "OBJECT_NOT_FOUND"
+    spec = {
+        "label": "L",
+        "type": "number",
+        "fieldType": "number",
+        "groupName": "contactinformation",
+    }
+    made = batch.create(
+        "contacts",
+        BatchInputPropertyCreate(inputs=[{**spec, "name": "ls_a"}, {**spec, "name": "email"}]),
+    )
+    assert [p.name for p in made.results] == ["ls_a"]
+    assert made.errors[0].category == "CONFLICT"
+    assert hubspot_fresh.store.props["contacts"]["ls_a"].type == "number"
+    with pytest.raises(ApiException) as bad:
+        batch.create(
+            "contacts",
+            BatchInputPropertyCreate(inputs=[{**spec, "name": "ls_b"}, {"name": "ls_c"}]),
+        )
+    assert bad.value.status == 400 and "ls_b" not in hubspot_fresh.store.props["contacts"]
+    counts = hubspot_fresh.counters.snapshot()
+    assert counts["properties.batch_read"] == {207: 1}
+    assert counts["properties.batch_create"] == {207: 1, 400: 1}
+    import requests
+
+    dated = requests.post(
+        f"{hubspot_fresh.url}/crm/properties/2026-03/contacts/batch/read",
+        json={"inputs": [{"name": "ls_a"}]},
+        headers={"Authorization": f"Bearer {hubspot_fresh.token}"},
+        timeout=10,
+    )
+    assert dated.status_code == 200 and dated.json()["results"][0]["name"] == "ls_a"
