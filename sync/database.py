@@ -24,6 +24,11 @@ from leadsync.sync import migrations
 
 __all__ = ["IDLE_IN_TRANSACTION_S", "open_engine", "safe_url", "scrub", "upsert", "url_secrets"]
 
+#: The databases leadsync's schema and statements are written and tested for.
+SUPPORTED = ("sqlite", "postgresql")
+EXAMPLES = "sqlite:///PATH/state.db or postgresql://USER@HOST:5432/DATABASE"
+URL_VARIABLE = "LEADSYNC_DATABASE_URL"
+
 #: Seconds to wait for a PostgreSQL server to answer before saying it cannot be reached,
 #: unless the URL sets ``connect_timeout`` itself (libpq's default is to wait forever).
 CONNECT_TIMEOUT_S = 10
@@ -55,8 +60,10 @@ def open_engine(url: str) -> Engine:
             options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
     try:
         engine = create_engine(parsed, **options)
-    except Exception as exc:  # an unparsable URL or a missing driver
-        raise ConfigError(f"state database {safe_url(url)}: {scrub(str(exc), url)}") from None
+    except Exception as exc:  # a driver that is not installed (postgresql+asyncpg://…)
+        raise ConfigError(
+            f"state database {safe_url(url)}: {scrub(str(exc), url)}; check {URL_VARIABLE}"
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     elif engine.dialect.name == "postgresql" and _IDLE_SETTING not in str(parsed.query):
@@ -179,9 +186,12 @@ def _engine_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except Exception as exc:  # any parsing fault is in the URL given
+        raise ConfigError(f"state database {safe_url(url)}: {_unparsable(exc, url)}") from None
+    if parsed.get_backend_name() not in SUPPORTED:
         raise ConfigError(
-            f"state database {safe_url(url)}: not a database URL ({scrub(str(exc), url)})"
-        ) from None
+            f"state database {safe_url(url)}: leadsync supports SQLite and PostgreSQL only "
+            f"({EXAMPLES}); check {URL_VARIABLE}"
+        )
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if (
@@ -192,6 +202,17 @@ def _engine_url(url: str) -> URL:
     ):
         parsed = parsed.set(database=str(Path(parsed.database).expanduser()))
     return parsed
+
+
+def _unparsable(exc: Exception, url: str) -> str:
+    """Why ``url`` does not parse, in a user's words (SQLAlchemy's ``int()`` fault on a
+    port says nothing of a port), with what a URL looks like and where it was set."""
+    port = re.search(r"invalid literal for int\(\) with base 10: '(.*)'", str(exc))
+    if port and port[1] in safe_url(url):  # the port as shown, never part of a password
+        why = f"the port {port[1]!r} is not a number"
+    else:
+        why = f"not a database URL ({scrub(str(exc), url)})"
+    return f"{why}; write it like {EXAMPLES}; check {URL_VARIABLE}"
 
 
 def _reason(exc: DBAPIError, url: URL) -> str:
