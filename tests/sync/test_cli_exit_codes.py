@@ -162,6 +162,12 @@ USAGE, FAULT, OK = 2, 1, 0
         (["score", "-m", "b2b-saas", "-l", "one.jsonl", "-f", "jsonl"], {}, OK, '"id":"c1"'),
         (["explain", "--account", "acme", "-c", "1", "--json"], {}, OK, '"id": "1"'),
         (["runs", "--account", "acme"], {}, OK, "acme: last 0 runs"),
+        (
+            ["review", "-a", "acme", "--since", "12w", "-f", "json", "-o", "{folder}/r.json"],
+            {},
+            OK,
+            "review written to",
+        ),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
 )
@@ -169,6 +175,7 @@ def test_exit_codes_and_one_line_messages(
     place: Place, args: list[str], env: dict[str, str], code: int, message: str
 ) -> None:
     done = place.run(args, env)
+    message = message.format(folder=place.folder)
     output = done.stdout + done.stderr
     assert done.returncode == code, output
     assert "Traceback" not in output
