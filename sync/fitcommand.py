@@ -100,6 +100,7 @@ def fit_command(
         raise typer.BadParameter("give --mql-rate or --mql-precision, not both")
     if leads == "-":
         raise typer.BadParameter("model fit reads the file twice: give a file, not stdin")
+    leadoptions.writable(out, "--out")  # before the fit, not after minutes of it
     moment = leadoptions.as_of(as_of)
     start_spec = templates.resolve_model(start) if start is not None else None
     columns = leadoptions.columns(id_column, outcome_column, maps)

@@ -99,6 +99,12 @@ USAGE, FAULT, OK = 2, 1, 0
         (["review", "--account", "acme", "--since", "soon"], {}, USAGE, "a duration like 90s"),
         (["review", "--account", "acme", "-o", "{folder}"], {}, USAGE, "is a folder"),
         (
+            ["model", "fit", "-l", "one.jsonl", "--out", "{folder}/no/such/dir/x.yaml"],
+            {},
+            USAGE,
+            "Invalid value for --out: {folder}/no/such/dir/x.yaml cannot be written: there is no folder",
+        ),
+        (
             ["history", "--account", "acme", "--contact", "1", "--at", "soon"],
             {},
             USAGE,
