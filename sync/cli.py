@@ -35,6 +35,7 @@ from leadsync.sync import (
     leadoptions,
     output,
     review,
+    runs_command,
     sandbox_command,
     terminal,
 )
@@ -68,7 +69,7 @@ app.command("setup")(commands.setup)
 app.command("backfill")(commands.backfill)
 app.command("sync")(commands.sync)
 app.command("explain")(commands.explain)
-app.command("runs")(commands.runs)
+app.command("runs")(runs_command.runs)
 app.command("history")(history_command.history)
 app.command("export")(export.export)
 app.command("review")(review.review_command)

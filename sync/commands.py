@@ -1,4 +1,4 @@
-"""The account commands (setup, backfill, sync, explain, runs) and what they share:
+"""The account commands (setup, backfill, sync, explain) and what they share:
 opening an account, its state and its lease."""
 
 from __future__ import annotations
@@ -100,10 +100,12 @@ def check_ca_bundle() -> None:
             )
 
 
-def store_for(settings: Settings) -> StateStore:
+def store_for(settings: Settings, *, create: bool = True) -> StateStore:
+    """The state store the settings name; ``create=False`` for a command that only reads
+    it: a SQLite file that does not exist is then an error, never made."""
     from leadsync.sync.state import StateStore
 
-    return StateStore(settings.state_url())
+    return StateStore(settings.state_url(), create=create)
 
 
 @contextlib.contextmanager
@@ -359,64 +361,5 @@ def explain(
             str(reason.count),
             reason.group,
             format_points(reason.raw_points),
-        )
-    out.print(table)
-
-
-def runs(
-    account: AccountOption, limit: Annotated[int, typer.Option(min=1)] = 20, as_json: AsJson = False
-) -> None:
-    """The account's run history, newest first."""
-    settings = Settings()
-    store = store_for(settings)
-    try:
-        history = store.runs(account, limit)
-    finally:
-        store.close()
-    if as_json:
-        for run in history:
-            typer.echo(
-                json.dumps(
-                    {
-                        "id": run.id,
-                        "kind": run.kind,
-                        "status": run.status,
-                        "started_at": run.started_at.isoformat(),
-                        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
-                        "counts": run.counts,
-                        "error": run.error,
-                        "replica": run.replica,
-                        "instance": run.instance,
-                    }
-                )
-            )
-        return
-    table = Table(title=f"{account}: last {len(history)} runs")
-    for column in (
-        "run",
-        "kind",
-        "started",
-        "took",
-        "status",
-        "leads",
-        "writes",
-        "tasks",
-        "API calls",
-        "error",
-    ):
-        table.add_column(column)
-    for run in history:
-        took = f"{(run.ended_at - run.started_at).total_seconds():.1f}s" if run.ended_at else "…"
-        table.add_row(
-            str(run.id),
-            run.kind,
-            run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            took,
-            run.status,
-            str(run.counts.get("leads", 0)),
-            str(run.counts.get("writes", 0)),
-            str(run.counts.get("tasks", 0)),
-            str(run.counts.get("api_calls", 0)),
-            run.error or "",
         )
     out.print(table)

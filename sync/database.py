@@ -39,12 +39,25 @@ CONNECT_TIMEOUT_S = 10
 IDLE_IN_TRANSACTION_S = 60
 
 
-def open_engine(url: str) -> Engine:
-    """An engine on ``url`` whose schema is at the latest version."""
+def open_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine on ``url`` whose schema is at the latest version.
+
+    Without ``create`` a SQLite file that does not exist is a :class:`ConfigError`
+    naming it, and neither it nor its folder is made: a command that only reads the
+    state would otherwise show an empty history for a mistyped path, and leave a file.
+    """
     parsed = _engine_url(url)
     options: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        file = parsed.database
+        if file and file != ":memory:" and not file.startswith("file:") and not create:
+            if not Path(file).exists():
+                raise ConfigError(
+                    f"no state database at {file}: no leadsync run has saved state there "
+                    "yet, or LEADSYNC_STATE_PATH names the wrong file (it was not created); "
+                    "check LEADSYNC_STATE_PATH or LEADSYNC_DATABASE_URL"
+                )
+        elif parsed.database and parsed.database != ":memory:":
             try:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:

@@ -18,6 +18,7 @@ import pytest
 from polling import LEADSYNC
 
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
+from leadsync.sync.state import StateStore
 
 GOOD_MODEL = "name: g\nversion: 1\nrules: [{id: a, on: call, points: 5}]\ntiers: [{name: x}]\nmql_threshold: 5\n"
 BAD_MODEL = "name: b\nversion: 1\nrules:\n  - {id: a, on: call, points: lots}\ntiers: [{name: x}]\nmql_threshold: 5\n"
@@ -60,6 +61,7 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Place]:
         (folder / "junk.db").write_text("not a database\n")
         (folder / "leads.jsonl").write_text('{"id": "c1", "properties": {"ti')
         (folder / "one.jsonl").write_text('{"id": "c1", "properties": {"title": "CEO"}}\n')
+        StateStore(f"sqlite:///{folder / 'state.db'}").close()  # status and runs only read it
         env = {
             **os.environ,
             "EXIT_TOKEN": box.token,
