@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -28,6 +27,7 @@ from leadsync.errors import ConfigError
 from leadsync.scoring.engine import format_points
 from leadsync.scoring.model import ScoringModel
 from leadsync.sync import logs, mql, terminal
+from leadsync.sync.terminal import Console
 
 if TYPE_CHECKING:  # the state store and the pipeline load SQLAlchemy: imported when used
     from leadsync.sync.hold import Hold

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from leadsync.config import templates
 from leadsync.errors import LeadError, LeadsyncError
 from leadsync.sync import leadoptions
+from leadsync.sync.terminal import Console
 
 if TYPE_CHECKING:
     from leadsync.scoring.backtest import BacktestReport
