@@ -176,12 +176,13 @@ class Settings(BaseSettings):
         """``lease`` as a duration, or a :class:`ConfigError` naming the variable."""
         from leadsync.config.accounts import parse_duration
 
+        name = "LEADSYNC_LEASE"
         try:
             value = parse_duration(self.lease)
         except ValueError as error:
-            raise ConfigError(f"LEADSYNC_LEASE: {self.lease!r} is not {error}") from None
+            raise ConfigError(f"{_where(name)}{name}={self.lease!r}: not {error}") from None
         if value <= timedelta(0):
-            raise ConfigError(f"LEADSYNC_LEASE: {self.lease!r} must be longer than 0s")
+            raise ConfigError(f"{_where(name)}{name}={self.lease!r}: must be longer than 0s")
         return value
 
 

@@ -84,3 +84,15 @@ def test_an_empty_database_url_is_unset(monkeypatch: pytest.MonkeyPatch, value: 
     monkeypatch.setenv("LEADSYNC_DATABASE_URL", value)
     monkeypatch.setenv("LEADSYNC_STATE_PATH", "/srv/state.db")
     assert Settings().state_url() == "sqlite:////srv/state.db"
+
+
+@pytest.mark.parametrize(
+    ("value", "why"), [("forever", "not a duration like 90s"), ("0s", "must be longer than 0s")]
+)
+def test_a_bad_lease_is_said_like_every_other_setting(
+    monkeypatch: pytest.MonkeyPatch, value: str, why: str
+) -> None:
+    monkeypatch.setenv("LEADSYNC_LEASE", value)
+    with pytest.raises(ConfigError) as caught:
+        Settings().lease_time()
+    assert str(caught.value).startswith(f"LEADSYNC_LEASE={value!r}: {why}"), caught.value
