@@ -186,6 +186,9 @@ class Settings(BaseSettings):
         return value
 
 
+#: Settings whose value may hold a credential: named in a message, never shown.
+SECRET_FIELDS = frozenset({"database_url", "database_password"})
+
 #: The levels ``LEADSYNC_LOG_LEVEL`` accepts.
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -210,6 +213,8 @@ def _describe(error: ValidationError) -> str:
     name = f"LEADSYNC_{field.upper()}"
     value = first.get("input")
     shown = value if isinstance(value, str) else json.dumps(value, default=str)
+    if field in SECRET_FIELDS:  # a URL or password is never echoed, even a broken one
+        shown = "***"
     why = "unknown value" if first["type"] == "literal_error" else first["msg"]
     why = why.removeprefix("Value error, ")
     accepted = ACCEPTED.get(field, "")
@@ -218,7 +223,8 @@ def _describe(error: ValidationError) -> str:
 
 
 def _where(name: str) -> str:
-    """``''`` when the variable is set in the environment, else the file that set it."""
+    """``''`` when the variable is set in the environment (or nowhere: a value given in
+    code), else the file that set it: the .env file or the secrets file."""
     if any(key.upper() == name for key in os.environ):
         return ""
     env_file = Path(".env")
@@ -231,4 +237,8 @@ def _where(name: str) -> str:
     except OSError:
         pass
     folder = secrets_dir()
-    return f"{folder / name.lower()}: " if folder else ""
+    try:
+        found = [f for f in folder.iterdir() if f.name.lower() == name.lower()] if folder else []
+    except OSError:
+        found = []
+    return f"{found[0]}: " if found else ""

@@ -96,3 +96,18 @@ def test_a_bad_lease_is_said_like_every_other_setting(
     with pytest.raises(ConfigError) as caught:
         Settings().lease_time()
     assert str(caught.value).startswith(f"LEADSYNC_LEASE={value!r}: {why}"), caught.value
+
+
+def test_a_refused_database_setting_is_named_but_never_shown() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings(database_password=["pg-s3cret"])
+    assert str(caught.value).startswith("LEADSYNC_DATABASE_PASSWORD='***': "), caught.value
+    assert "pg-s3cret" not in str(caught.value)
+
+
+def test_a_bad_value_in_a_secrets_file_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "no-secrets" / "leadsync_log_format").write_text("xml")
+    with pytest.raises(ConfigError) as caught:
+        Settings()
+    expected = f"{tmp_path / 'no-secrets' / 'leadsync_log_format'}: LEADSYNC_LOG_FORMAT='xml': "
+    assert str(caught.value).startswith(expected), caught.value
