@@ -2,7 +2,8 @@
 
 Only accounts the accounts file or the state knows are accepted: a typo in ``--account``
 is a message, not "0 stored rows erased" (nor a lease row left for an account that never
-existed).
+existed); and ``--contact`` on a state database that does not exist says so rather than
+create an empty one to erase nothing from (a mistyped ``LEADSYNC_STATE_PATH``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def forget(
         out.print(f"{len(gone)} deleted records found; {removed} stored rows erased.")
         return
     settings = Settings()
-    store = store_for(settings)
+    store = store_for(settings, create=False)  # nothing is stored where no state exists
     try:
         known_account(account, accounts_file or settings.accounts_file, store)
         with holding(store, account, settings):

@@ -1,6 +1,7 @@
-"""The commands that only read the state (status, runs, history), through the real
-``leadsync`` command: they never create a state database, a missing one is one line
-naming the path and LEADSYNC_STATE_PATH, and an account no one knows is named as such."""
+"""The commands that only read the state (status, runs, history; forget --contact only
+erases from it), through the real ``leadsync`` command: they never create a state
+database, a missing one is one line naming the path and LEADSYNC_STATE_PATH, and an
+account no one knows is named as such."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ READ_ONLY = [
     ["runs", "-a", "acme"],
     ["runs", "-a", "acme", "--json"],
     ["history", "-a", "acme", "-c", "1"],
+    ["forget", "-a", "acme", "-c", "1"],  # only erases: nothing stored where no state is
 ]
 
 
