@@ -38,8 +38,8 @@ from leadsync.config.secret_refs import SecretField
 from leadsync.errors import ConfigError
 
 _ID = r"^[a-z0-9][a-z0-9_-]*$"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 class _Strict(BaseModel):
@@ -47,14 +47,15 @@ class _Strict(BaseModel):
 
 
 def parse_duration(value: Any) -> timedelta:
-    """``90s``, ``15m``, ``2h``, ``1d`` or a number of seconds."""
+    """``90s``, ``15m``, ``2h``, ``1d``, ``2w`` or a number of seconds: one parser for every
+    duration (accounts file, settings, command-line options), so help and parser agree."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return timedelta(seconds=value)
     if isinstance(value, str) and (found := _DURATION.match(value)):
         return timedelta(seconds=float(found.group(1)) * _UNITS[found.group(2)])
-    raise ValueError("a duration like 90s, 15m, 2h or 1d")
+    raise ValueError("a duration like 90s, 15m, 2h, 1d or 2w")
 
 
 #: HubSpot's first date-based API version; it ships one each March and September.

@@ -1,6 +1,7 @@
 """The ``leadsync`` command. Every user mistake ends in a message, never a traceback.
 
-Exit codes, the same for every command: 0 it did what was asked; 1 a run or
+Exit codes, the same for every command: 0 it did what was asked (or its reader closed
+the pipe early: ``| head``); 1 a run or
 configuration fault (a :class:`~leadsync.errors.LeadsyncError`: an accounts, model or
 lead file at fault, a CRM or state database that refused, a run that was partial); 2 a
 usage fault (an unknown option or command, a missing argument, an option's value out of
@@ -10,14 +11,16 @@ range), as click reports it; 130 interrupted by Ctrl-C.
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
 from leadsync.config import templates
 from leadsync.errors import LeadError, LeadsyncError, ModelError
@@ -35,6 +38,7 @@ from leadsync.sync import (
     leadoptions,
     output,
     review,
+    runs_command,
     sandbox_command,
     terminal,
 )
@@ -42,9 +46,22 @@ from leadsync.sync.describe import describe_model
 from leadsync.sync.leadfile import read_leads
 from leadsync.sync.progress import reading
 
+
+class _Commands(TyperGroup):
+    """The root group: a write to a closed stdout, wherever in a command, leaves it as
+    :class:`~leadsync.sync.terminal.PipeClosed` (click would exit 1 on an ``OSError``)."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise terminal.PipeClosed() from None
+
+
 # Plain help, as click writes it: no `<bool>` on flags, paragraphs reflowed to the
 # terminal, and no rich formatting to import before a command runs.
 app = typer.Typer(
+    cls=_Commands,
     help="leadsync: lead scoring that lives in your CRM.\n\n"
     "Exit codes: 0 done; 1 a run or configuration fault; 2 a usage fault.",
     no_args_is_help=True,
@@ -68,7 +85,7 @@ app.command("setup")(commands.setup)
 app.command("backfill")(commands.backfill)
 app.command("sync")(commands.sync)
 app.command("explain")(commands.explain)
-app.command("runs")(commands.runs)
+app.command("runs")(runs_command.runs)
 app.command("history")(history_command.history)
 app.command("export")(export.export)
 app.command("review")(review.review_command)
@@ -332,6 +349,22 @@ def _whole_summaries(typer_app: typer.Typer) -> None:
             _whole_summaries(group.typer_instance)
 
 
+def _pipe_closed() -> NoReturn:
+    """The reader of stdout stopped (``leadsync history … | head -1``): exit 0, quietly.
+
+    0, not 141 (128 + SIGPIPE, as a process killed by the signal would): reading only
+    the first lines is the reader's choice, not a fault of leadsync, and under ``set -o
+    pipefail`` a 141 would fail the script's pipeline. stdout is pointed at /dev/null
+    first, so that Python's last flush of it at exit cannot fail and print "Exception
+    ignored" (the Python documentation's recipe for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout already closed, or not a file
+        pass
+    sys.exit(0)
+
+
 def main() -> None:
     """Entry point of the console script."""
     _whole_summaries(app)
@@ -343,8 +376,7 @@ def main() -> None:
     except LeadsyncError as error:
         err.print(f"error: {error}", markup=False)
         sys.exit(EXIT_FAULT)
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(0)
+    except (terminal.PipeClosed, BrokenPipeError):
+        _pipe_closed()
     except KeyboardInterrupt:
         sys.exit(130)

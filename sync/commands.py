@@ -1,4 +1,4 @@
-"""The account commands (setup, backfill, sync, explain, runs) and what they share:
+"""The account commands (setup, backfill, sync, explain) and what they share:
 opening an account, its state and its lease."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -29,6 +28,7 @@ from leadsync.scoring.engine import format_points
 from leadsync.scoring.model import ScoringModel
 from leadsync.sync import logs, mql, terminal
 from leadsync.sync.output import mql_note
+from leadsync.sync.terminal import Console
 
 if TYPE_CHECKING:  # the state store and the pipeline load SQLAlchemy: imported when used
     from leadsync.sync.hold import Hold
@@ -101,10 +101,12 @@ def check_ca_bundle() -> None:
             )
 
 
-def store_for(settings: Settings) -> StateStore:
+def store_for(settings: Settings, *, create: bool = True) -> StateStore:
+    """The state store the settings name; ``create=False`` for a command that only reads
+    it: a SQLite file that does not exist is then an error, never made."""
     from leadsync.sync.state import StateStore
 
-    return StateStore(settings.state_url())
+    return StateStore(settings.state_url(), create=create)
 
 
 @contextlib.contextmanager
@@ -362,64 +364,5 @@ def explain(
             str(reason.count),
             reason.group,
             format_points(reason.raw_points),
-        )
-    out.print(table)
-
-
-def runs(
-    account: AccountOption, limit: Annotated[int, typer.Option(min=1)] = 20, as_json: AsJson = False
-) -> None:
-    """The account's run history, newest first."""
-    settings = Settings()
-    store = store_for(settings)
-    try:
-        history = store.runs(account, limit)
-    finally:
-        store.close()
-    if as_json:
-        for run in history:
-            typer.echo(
-                json.dumps(
-                    {
-                        "id": run.id,
-                        "kind": run.kind,
-                        "status": run.status,
-                        "started_at": run.started_at.isoformat(),
-                        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
-                        "counts": run.counts,
-                        "error": run.error,
-                        "replica": run.replica,
-                        "instance": run.instance,
-                    }
-                )
-            )
-        return
-    table = Table(title=f"{account}: last {len(history)} runs")
-    for column in (
-        "run",
-        "kind",
-        "started",
-        "took",
-        "status",
-        "leads",
-        "writes",
-        "tasks",
-        "API calls",
-        "error",
-    ):
-        table.add_column(column)
-    for run in history:
-        took = f"{(run.ended_at - run.started_at).total_seconds():.1f}s" if run.ended_at else "…"
-        table.add_row(
-            str(run.id),
-            run.kind,
-            run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            took,
-            run.status,
-            str(run.counts.get("leads", 0)),
-            str(run.counts.get("writes", 0)),
-            str(run.counts.get("tasks", 0)),
-            str(run.counts.get("api_calls", 0)),
-            run.error or "",
         )
     out.print(table)

@@ -24,6 +24,11 @@ from leadsync.sync import migrations
 
 __all__ = ["IDLE_IN_TRANSACTION_S", "open_engine", "safe_url", "scrub", "upsert", "url_secrets"]
 
+#: The databases leadsync's schema and statements are written and tested for.
+SUPPORTED = ("sqlite", "postgresql")
+EXAMPLES = "sqlite:///PATH/state.db or postgresql://USER@HOST:5432/DATABASE"
+URL_VARIABLE = "LEADSYNC_DATABASE_URL"
+
 #: Seconds to wait for a PostgreSQL server to answer before saying it cannot be reached,
 #: unless the URL sets ``connect_timeout`` itself (libpq's default is to wait forever).
 CONNECT_TIMEOUT_S = 10
@@ -34,12 +39,25 @@ CONNECT_TIMEOUT_S = 10
 IDLE_IN_TRANSACTION_S = 60
 
 
-def open_engine(url: str) -> Engine:
-    """An engine on ``url`` whose schema is at the latest version."""
+def open_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine on ``url`` whose schema is at the latest version.
+
+    Without ``create`` a SQLite file that does not exist is a :class:`ConfigError`
+    naming it, and neither it nor its folder is made: a command that only reads the
+    state would otherwise show an empty history for a mistyped path, and leave a file.
+    """
     parsed = _engine_url(url)
     options: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        file = parsed.database
+        if file and file != ":memory:" and not file.startswith("file:") and not create:
+            if not Path(file).exists():
+                raise ConfigError(
+                    f"no state database at {file}: no leadsync run has saved state there "
+                    "yet, or LEADSYNC_STATE_PATH names the wrong file (it was not created); "
+                    "check LEADSYNC_STATE_PATH or LEADSYNC_DATABASE_URL"
+                )
+        elif parsed.database and parsed.database != ":memory:":
             try:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -55,8 +73,10 @@ def open_engine(url: str) -> Engine:
             options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
     try:
         engine = create_engine(parsed, **options)
-    except Exception as exc:  # an unparsable URL or a missing driver
-        raise ConfigError(f"state database {safe_url(url)}: {scrub(str(exc), url)}") from None
+    except Exception as exc:  # a driver that is not installed (postgresql+asyncpg://…)
+        raise ConfigError(
+            f"state database {safe_url(url)}: {scrub(str(exc), url)}; check {URL_VARIABLE}"
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     elif engine.dialect.name == "postgresql" and _IDLE_SETTING not in str(parsed.query):
@@ -179,9 +199,12 @@ def _engine_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except Exception as exc:  # any parsing fault is in the URL given
+        raise ConfigError(f"state database {safe_url(url)}: {_unparsable(exc, url)}") from None
+    if parsed.get_backend_name() not in SUPPORTED:
         raise ConfigError(
-            f"state database {safe_url(url)}: not a database URL ({scrub(str(exc), url)})"
-        ) from None
+            f"state database {safe_url(url)}: leadsync supports SQLite and PostgreSQL only "
+            f"({EXAMPLES}); check {URL_VARIABLE}"
+        )
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if (
@@ -192,6 +215,17 @@ def _engine_url(url: str) -> URL:
     ):
         parsed = parsed.set(database=str(Path(parsed.database).expanduser()))
     return parsed
+
+
+def _unparsable(exc: Exception, url: str) -> str:
+    """Why ``url`` does not parse, in a user's words (SQLAlchemy's ``int()`` fault on a
+    port says nothing of a port), with what a URL looks like and where it was set."""
+    port = re.search(r"invalid literal for int\(\) with base 10: '(.*)'", str(exc))
+    if port and port[1] in safe_url(url):  # the port as shown, never part of a password
+        why = f"the port {port[1]!r} is not a number"
+    else:
+        why = f"not a database URL ({scrub(str(exc), url)})"
+    return f"{why}; write it like {EXAMPLES}; check {URL_VARIABLE}"
 
 
 def _reason(exc: DBAPIError, url: URL) -> str:

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from leadsync.config import templates
 from leadsync.errors import LeadError, LeadsyncError
 from leadsync.sync import leadoptions
+from leadsync.sync.terminal import Console
 
 if TYPE_CHECKING:
     from leadsync.scoring.backtest import BacktestReport
@@ -100,6 +100,7 @@ def fit_command(
         raise typer.BadParameter("give --mql-rate or --mql-precision, not both")
     if leads == "-":
         raise typer.BadParameter("model fit reads the file twice: give a file, not stdin")
+    leadoptions.writable(out, "--out")  # before the fit, not after minutes of it
     moment = leadoptions.as_of(as_of)
     start_spec = templates.resolve_model(start) if start is not None else None
     columns = leadoptions.columns(id_column, outcome_column, maps)

@@ -2,23 +2,19 @@
 
 Only accounts the accounts file or the state knows are accepted: a typo in ``--account``
 is a message, not "0 stored rows erased" (nor a lease row left for an account that never
-existed).
+existed); and ``--contact`` on a state database that does not exist says so rather than
+create an empty one to erase nothing from (a mistyped ``LEADSYNC_STATE_PATH``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from leadsync.config.accountsfile import load_accounts
 from leadsync.config.settings import Settings
-from leadsync.errors import ConfigError
 from leadsync.sync.commands import AccountOption, AccountsFile, holding, opened, out, store_for
-
-if TYPE_CHECKING:
-    from leadsync.sync.state import StateStore
+from leadsync.sync.knownaccount import known_account
 
 __all__ = ["forget"]
 
@@ -45,24 +41,11 @@ def forget(
         out.print(f"{len(gone)} deleted records found; {removed} stored rows erased.")
         return
     settings = Settings()
-    store = store_for(settings)
+    store = store_for(settings, create=False)  # nothing is stored where no state exists
     try:
-        _known_account(account, accounts_file or settings.accounts_file, store)
+        known_account(account, accounts_file or settings.accounts_file, store)
         with holding(store, account, settings):
             removed = store.forget(account, contact or [])
     finally:
         store.close()
     out.print(f"{removed} stored rows erased for {len(contact or [])} record(s).")
-
-
-def _known_account(account_id: str, accounts_file: Path, store: StateStore) -> None:
-    """An account of the accounts file, or one the state still holds leads or runs of (an
-    account removed from the file may still need its data erased); else a ConfigError,
-    before anything is written."""
-    try:
-        load_accounts(accounts_file).get(account_id)
-    except ConfigError:
-        if next(iter(store.known_leads(account_id)), None) is None and not store.runs(
-            account_id, 1
-        ):
-            raise  # names the accounts the file has, or what is wrong with the file

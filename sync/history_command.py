@@ -1,6 +1,7 @@
 """``leadsync history``: the scores leadsync wrote for one record, or the one it had at T.
 
-Reads the score history (:mod:`leadsync.sync.history`) of the state database.
+Reads the score history (:mod:`leadsync.sync.history`) of the state database, which it
+never creates.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from rich.table import Table
 from leadsync.config.settings import Settings
 from leadsync.scoring.engine import format_points
 from leadsync.sync import terminal
-from leadsync.sync.commands import AccountOption, AsJson
+from leadsync.sync.commands import AccountOption, AccountsFile, AsJson, store_for
+from leadsync.sync.knownaccount import known_account
 from leadsync.sync.leadoptions import as_of
 
 out = terminal.console()
@@ -31,13 +33,19 @@ def history(
         bool, typer.Option("--became-mql", help="Only the score with which it last became MQL.")
     ] = False,
     as_json: AsJson = False,
+    accounts_file: AccountsFile = None,
 ) -> None:
     """The scores leadsync wrote for one record, oldest first, or the one it had --at T."""
-    from leadsync.sync.state import StateStore  # SQLAlchemy: loaded by the commands using it
-
     moment = as_of(at) if at is not None else None
-    store = StateStore(Settings().state_url())
+    settings = Settings()
+    store = store_for(settings, create=False)  # only reads: a missing file is an error
     try:
+        known_account(
+            account,
+            accounts_file or settings.accounts_file,
+            store,
+            file_required=accounts_file is not None,
+        )
         if became_mql:
             found = store.history.became_mql(account, contact)
             entries = [found] if found else []

@@ -47,6 +47,7 @@ from leadsync.scoring.lead import Lead
 from leadsync.scoring.model import ScoringModel
 from leadsync.sync import mql
 from leadsync.sync.output import number
+from leadsync.sync.runhistory import interruption
 from leadsync.sync.state import Crossing, FailedWrite, StateStore, StoredScore
 from leadsync.sync.tasks import ROUND_ROBIN, TaskDesk
 
@@ -224,7 +225,7 @@ class Sync:
             report.status, report.error = "failed", str(error)
             raise
         except BaseException as error:
-            report.status, report.error = "interrupted", type(error).__name__
+            report.status, report.error = "interrupted", interruption(error)
             raise
         finally:
             usage = self.connector.usage()

@@ -151,3 +151,14 @@ class RunHistory:
         }
         with self.engine.begin() as conn:
             upsert(conn, account_status, [values])
+
+
+def interruption(error: BaseException) -> str:
+    """What stopped a run that did not end on a :class:`~leadsync.errors.LeadsyncError`,
+    in a user's words for the history (``leadsync runs``, ``status``): a signal, or an
+    unexpected fault, never only a Python class name such as ``KeyboardInterrupt``."""
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted by Ctrl-C (SIGINT); the next run resumes from its last saved page"
+    if isinstance(error, SystemExit):
+        return "interrupted: the process was told to exit; the next run resumes from there"
+    return f"stopped by an unexpected {type(error).__name__} (see the log); the next run resumes"

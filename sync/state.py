@@ -94,10 +94,11 @@ def default_url(path: str | Path) -> str:
 class StateStore(RunHistory):
     """The state of every account, in one database (SQLite or PostgreSQL, same schema)."""
 
-    def __init__(self, url: str) -> None:
-        """Open the database at ``url`` (see :func:`open_engine`), its schema up to date."""
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        """Open the database at ``url`` (see :func:`open_engine`), its schema up to date;
+        without ``create``, a SQLite file that does not exist is an error, not made."""
         self.url = url
-        self.engine: Engine = open_engine(url)
+        self.engine: Engine = open_engine(url, create=create)
         self.history = ScoreHistory(self.engine)
 
     def close(self) -> None:

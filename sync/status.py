@@ -53,7 +53,7 @@ def status(accounts_file: AccountsFile = None, as_json: AsJson = False) -> None:
     """Every account's last run, next run, errors, lease, cursor and API budget."""
     settings = Settings()
     accounts = load_accounts(accounts_file or settings.accounts_file).accounts
-    store = StateStore(settings.state_url())
+    store = StateStore(settings.state_url(), create=False)  # only reads: never made
     try:
         rows = collect(store, accounts)
     finally:

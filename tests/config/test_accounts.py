@@ -78,7 +78,7 @@ def test_missing_env_var_says_which(tmp_path, monkeypatch):
         ),
         (
             "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: T}, tasks: {due_in: soon}}",
-            "account 'acme': tasks.due_in: a duration like 90s, 15m, 2h or 1d",
+            "account 'acme': tasks.due_in: a duration like 90s, 15m, 2h, 1d or 2w",
         ),
         (
             "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: T}, tasks: {subject: 'MQL {nom}'}}",
@@ -165,3 +165,20 @@ def test_a_ca_file_is_relative_to_the_accounts_file(tmp_path):
     )
     account = load_accounts(write(tmp_path, text)).get("acme")
     assert account.salesforce.ca_file == tmp_path / "sandbox-ca.pem"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400), ("12w", 12 * 7 * 86400)],
+)
+def test_a_duration_is_seconds_minutes_hours_days_or_weeks(text: str, seconds: int) -> None:
+    from leadsync.config.accounts import parse_duration
+
+    assert parse_duration(text).total_seconds() == seconds
+
+
+def test_a_bad_duration_says_every_unit_accepted() -> None:
+    from leadsync.config.accounts import parse_duration
+
+    with pytest.raises(ValueError, match="a duration like 90s, 15m, 2h, 1d or 2w"):
+        parse_duration("soon")

@@ -18,6 +18,7 @@ import pytest
 from polling import LEADSYNC
 
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
+from leadsync.sync.state import StateStore
 
 GOOD_MODEL = "name: g\nversion: 1\nrules: [{id: a, on: call, points: 5}]\ntiers: [{name: x}]\nmql_threshold: 5\n"
 BAD_MODEL = "name: b\nversion: 1\nrules:\n  - {id: a, on: call, points: lots}\ntiers: [{name: x}]\nmql_threshold: 5\n"
@@ -60,6 +61,7 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Place]:
         (folder / "junk.db").write_text("not a database\n")
         (folder / "leads.jsonl").write_text('{"id": "c1", "properties": {"ti')
         (folder / "one.jsonl").write_text('{"id": "c1", "properties": {"title": "CEO"}}\n')
+        StateStore(f"sqlite:///{folder / 'state.db'}").close()  # status and runs only read it
         env = {
             **os.environ,
             "EXIT_TOKEN": box.token,
@@ -98,6 +100,12 @@ USAGE, FAULT, OK = 2, 1, 0
         ),
         (["review", "--account", "acme", "--since", "soon"], {}, USAGE, "a duration like 90s"),
         (["review", "--account", "acme", "-o", "{folder}"], {}, USAGE, "is a folder"),
+        (
+            ["model", "fit", "-l", "one.jsonl", "--out", "{folder}/no/such/dir/x.yaml"],
+            {},
+            USAGE,
+            "Invalid value for --out: {folder}/no/such/dir/x.yaml cannot be written: there is no folder",
+        ),
         (
             ["history", "--account", "acme", "--contact", "1", "--at", "soon"],
             {},
@@ -162,6 +170,12 @@ USAGE, FAULT, OK = 2, 1, 0
         (["score", "-m", "b2b-saas", "-l", "one.jsonl", "-f", "jsonl"], {}, OK, '"id":"c1"'),
         (["explain", "--account", "acme", "-c", "1", "--json"], {}, OK, '"id": "1"'),
         (["runs", "--account", "acme"], {}, OK, "acme: last 0 runs"),
+        (
+            ["review", "-a", "acme", "--since", "12w", "-f", "json", "-o", "{folder}/r.json"],
+            {},
+            OK,
+            "review written to",
+        ),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
 )
@@ -169,6 +183,7 @@ def test_exit_codes_and_one_line_messages(
     place: Place, args: list[str], env: dict[str, str], code: int, message: str
 ) -> None:
     done = place.run(args, env)
+    message = message.format(folder=place.folder)
     output = done.stdout + done.stderr
     assert done.returncode == code, output
     assert "Traceback" not in output

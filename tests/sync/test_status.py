@@ -167,6 +167,9 @@ def test_status_before_any_run_and_with_an_invalid_accounts_file(tmp_path):
         tmp_path,
         "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: NOT_SET_ANYWHERE}}\n",
     )
+    # the state as the daemon leaves it when it starts; with no file at all status says so
+    # (test_cli_readonly.py) rather than show "never" for a mistyped LEADSYNC_STATE_PATH
+    StateStore(f"sqlite:///{tmp_path / 'state.db'}").close()
     rows = cli.status()  # the credential is never resolved: status reads state only
     assert rows["acme"]["last_run"] is None and rows["acme"]["api"] is None
     assert rows["acme"]["lease"] is None
