@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 from pathlib import Path
 
+from cli_support import Cli
 from polling import LEADSYNC, wait_for
 
 from leadsync.connectors.sandbox.faults import Faults
@@ -23,19 +23,8 @@ def test_a_run_stopped_with_ctrl_c_says_so_in_the_history(tmp_path: Path) -> Non
         ten_second_limit=10**6,
         search_per_second=1000,
     ) as box:
-        (tmp_path / "accounts.yaml").write_text(
-            "accounts:\n"
-            f"  - {{id: acme, crm: hubspot, credentials: {{token: INT_TOKEN}}, host: '{box.url}'}}\n"
-        )
-        env = {
-            **os.environ,
-            "INT_TOKEN": box.token,
-            "LEADSYNC_ACCOUNTS_FILE": str(tmp_path / "accounts.yaml"),
-            "LEADSYNC_STATE_PATH": str(tmp_path / "state.db"),
-        }
-
-        def writes() -> int:
-            return sum(box.counters.snapshot().get("contacts.batch_update", {}).values())
+        cli = Cli(box, tmp_path)
+        env = cli.env
 
         run = subprocess.Popen(
             [LEADSYNC, "backfill", "--account", "acme"],
@@ -44,7 +33,7 @@ def test_a_run_stopped_with_ctrl_c_says_so_in_the_history(tmp_path: Path) -> Non
             stderr=subprocess.DEVNULL,
         )
         try:
-            wait_for(lambda: writes() >= 2 or run.poll() is not None, what="the first writes")
+            wait_for(lambda: cli.writes() >= 2 or run.poll() is not None, what="the first writes")
             run.send_signal(signal.SIGINT)
             assert run.wait(timeout=60) == 130
         finally:

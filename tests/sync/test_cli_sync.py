@@ -5,39 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
+from cli_support import Cli
 from polling import LEADSYNC
 
 from leadsync.connectors.sandbox.hubspot.server import ALL_SCOPES, HubSpotSandbox
-
-
-class Cli:
-    def __init__(self, sandbox: HubSpotSandbox, folder: Path, **account: object) -> None:
-        self.sandbox = sandbox
-        extra = "".join(f", {k}: {json.dumps(v)}" for k, v in account.items())
-        (folder / "accounts.yaml").write_text(
-            "accounts:\n"
-            f"  - {{id: acme, crm: hubspot, credentials: {{token: CLI_TOKEN}}, host: '{sandbox.url}'{extra}}}\n"
-        )
-        self.env = {
-            **os.environ,
-            "CLI_TOKEN": sandbox.token,
-            "LEADSYNC_STATE_PATH": str(folder / "state.db"),
-            "LEADSYNC_ACCOUNTS_FILE": str(folder / "accounts.yaml"),
-        }
-
-    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run(
-            [LEADSYNC, *args], env=self.env, capture_output=True, text=True, timeout=120
-        )
-        if check:
-            assert done.returncode == 0, done.stderr
-        return done
-
-    def writes(self) -> int:
-        return sum(self.sandbox.counters.snapshot().get("contacts.batch_update", {}).values())
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ sandbox's own counters, so a repeated or needless call shows up here whatever it
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from polling import LEADSYNC
+from cli_support import Cli
 
 from leadsync.connectors.sandbox.hubspot.server import HubSpotSandbox
 
@@ -29,18 +27,8 @@ def box() -> Iterator[HubSpotSandbox]:
 
 def run(box: HubSpotSandbox, folder: Path, *args: str, robin: bool = False) -> str:
     """Run ``leadsync *args`` on account acme (``robin``: with a round-robin owner)."""
-    tasks = f", tasks: {{round_robin: ['{ROBIN}']}}" if robin else ""
-    (folder / "accounts.yaml").write_text(
-        "accounts:\n  - {id: acme, crm: hubspot, credentials: {token: TOK}, "
-        f"host: '{box.url}'{tasks}}}\n"
-    )
-    env = {
-        **os.environ,
-        "TOK": box.token,
-        "LEADSYNC_STATE_PATH": str(folder / "state.db"),
-        "LEADSYNC_ACCOUNTS_FILE": str(folder / "accounts.yaml"),
-    }
-    done = subprocess.run([LEADSYNC, *args], env=env, capture_output=True, text=True, timeout=120)
+    account = {"tasks": {"round_robin": [ROBIN]}} if robin else {}
+    done = Cli(box, folder, **account)(*args, check=False)
     assert "Traceback" not in done.stderr, done.stderr
     return done.stdout + done.stderr
 
