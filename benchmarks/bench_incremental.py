@@ -39,7 +39,7 @@ from typing import Any
 
 from hubspot import HubSpot
 from pgschema import throwaway_schema
-from readback import Held, engine_results, hubspot_held, salesforce_held
+from readback import Held, engine_results, hubspot_held, hubspot_tasks, salesforce_held
 
 from leadsync.config.accounts import Account
 from leadsync.config.templates import resolve_model
@@ -190,17 +190,7 @@ class Hub(Crm):
         return hubspot_held(self.client)
 
     def task_leads(self) -> Counter[str]:
-        found: Counter[str] = Counter()
-        after = None
-        while True:
-            page = self.client.crm.objects.tasks.basic_api.get_page(
-                limit=100, after=after, associations=["contacts"]
-            )
-            for t in page.results:
-                found.update(a.id for a in t.associations["contacts"].results)
-            if page.paging is None or page.paging.next is None:
-                return found
-            after = page.paging.next.after
+        return Counter(c for _, contacts in hubspot_tasks(self.client) for c in contacts)
 
     def stop(self) -> None:
         self.sandbox.stop()

@@ -15,7 +15,7 @@ from typing import Any
 
 from chaos_faults import CountingFaults
 from hubspot import HubSpot
-from readback import Held, engine_results, hubspot_held, salesforce_held
+from readback import Held, engine_results, hubspot_held, hubspot_tasks, salesforce_held
 
 from leadsync.config.accounts import Account
 from leadsync.config.templates import resolve_model
@@ -147,20 +147,11 @@ class Hub(Crm):
 
     def tasks(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
-        after = None
-        while True:
-            page = self.client.crm.objects.tasks.basic_api.get_page(
-                limit=100, after=after, properties=["hs_task_body"], associations=["contacts"]
-            )
-            for t in page.results:
-                marker = MARKER.search(t.properties.get("hs_task_body") or "")
-                if marker is None:
-                    continue
-                linked = t.associations["contacts"].results if t.associations else []
-                found.extend((marker.group(1), a.id) for a in linked)
-            if page.paging is None or page.paging.next is None:
-                return found
-            after = page.paging.next.after
+        for body, contacts in hubspot_tasks(self.client):
+            marker = MARKER.search(body)
+            if marker is not None:
+                found.extend((marker.group(1), contact) for contact in contacts)
+        return found
 
     def stop(self) -> None:
         self.sandbox.stop()

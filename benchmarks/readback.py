@@ -3,6 +3,7 @@ own API, and what the engine gives each record as the connector reads it now."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -44,6 +45,22 @@ def hubspot_held(client: Any) -> Held:
                          p.get("lead_score_tier"), p.get("lead_score_reasons"))  # fmt: skip
         if page.paging is None or page.paging.next is None:
             return out
+        after = page.paging.next.after
+
+
+def hubspot_tasks(client: Any) -> Iterator[tuple[str, list[str]]]:
+    """Every task's body and the ids of the contacts it is associated with, paged through
+    hubspot-api-client."""
+    after = None
+    while True:
+        page = client.crm.objects.tasks.basic_api.get_page(
+            limit=100, after=after, properties=["hs_task_body"], associations=["contacts"]
+        )
+        for task in page.results:
+            linked = task.associations["contacts"].results if task.associations else []
+            yield task.properties.get("hs_task_body") or "", [a.id for a in linked]
+        if page.paging is None or page.paging.next is None:
+            return
         after = page.paging.next.after
 
 
