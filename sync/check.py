@@ -121,7 +121,7 @@ def check(account: AccountOption, accounts_file: AccountsFile = None) -> None:
     for fault in unset:
         steps.fail("credentials", fault)
     if not unset:
-        connector = open_connector(_sampling(acct))
+        connector = open_connector(acct)
         try:
             _with_connector(steps, acct, connector, [t.name for t in model.tiers])
         finally:
@@ -186,12 +186,6 @@ def _owners(steps: Steps, connector: Connector, acct: Account) -> None:
     else:
         active = sum(o.active for o in owners)
         steps.ok("owners", f"{active} active owners; each task goes to its lead's owner")
-
-
-def _sampling(acct: Account) -> Account:
-    """The account reading small pages, never through Bulk: the read step's few calls."""
-    options = acct.salesforce.model_copy(update={"bulk_threshold": 10**12})
-    return acct.model_copy(update={"page_size": SAMPLE, "salesforce": options})
 
 
 __all__ = ["check", "config_check", "unset_credentials"]

@@ -159,9 +159,7 @@ class HubSpotConnector:
         contacts: list[dict[str, Any]] = []
         pages = Pages("contacts.list", total=self._contact_total, check_after=self.count_check)
         while True:
-            query = {"limit": self.list_page, "after": after, "properties": self.read_properties}
-            path = self.paths.objects("contacts")
-            body = self.http.request("contacts.list", "GET", path, query=query, safe=True).body
+            body = self._list(after, self.list_page)
             found = body.get("results") or []
             after = pages.next(body, object_ids(found, "contacts.list"))
             if not contacts:
@@ -174,11 +172,20 @@ class HubSpotConnector:
             if after is None:
                 return
 
+    def _list(self, after: str | None, limit: int) -> dict[str, Any]:
+        """One page of the contacts list, ``limit`` (at most 100) from ``after``."""
+        query = {"limit": limit, "after": after, "properties": self.read_properties}
+        path = self.paths.objects("contacts")
+        return self.http.request("contacts.list", "GET", path, query=query, safe=True).body
+
     def sample_leads(self, limit: int) -> list[CrmLead]:
-        """The first list page's contacts: HubSpot returns no value for a property it does
-        not have, so the score properties need not exist yet."""
-        page = next(iter(self.all_leads(None)), None)
-        return list(page.leads)[:limit] if page is not None else []
+        """The first contacts (one list call of up to 100) with their engagement: HubSpot
+        returns no value for a property it does not have, so the score properties need
+        not exist yet."""
+        found = self._list(None, min(limit, 100)).get("results") or []
+        object_ids(found, "contacts.list")
+        self._outcomes = {}
+        return self.builder.leads(self._split_outcomes(found[:limit])) if found else []
 
     def changed_leads(
         self, cursor: str | None, own_writes: OwnWrites, also: Sequence[str] = ()
