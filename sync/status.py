@@ -39,7 +39,7 @@ from leadsync.config.accounts import Account, Schedule
 from leadsync.config.accountsfile import load_accounts
 from leadsync.config.settings import Settings
 from leadsync.sync import terminal
-from leadsync.sync.commands import AccountsFile, AsJson
+from leadsync.sync.commands import AccountsFile, AsJson, store_for
 from leadsync.sync.database import now
 from leadsync.sync.leases import Lease, Leases
 from leadsync.sync.migrations import account_status, cursors, leases, runs
@@ -50,10 +50,10 @@ __all__ = ["collect", "status"]
 
 
 def status(accounts_file: AccountsFile = None, as_json: AsJson = False) -> None:
-    """Every account's last run, next run, errors, lease, cursor and API budget."""
+    """Every account's last run, next run, errors, lease, sync position and API budget."""
     settings = Settings()
     accounts = load_accounts(accounts_file or settings.accounts_file).accounts
-    store = StateStore(settings.state_url(), create=False)  # only reads: never made
+    store = store_for(settings, create=False)
     try:
         rows = collect(store, accounts)
     finally:
